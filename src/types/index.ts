@@ -1,0 +1,3 @@
+export * from './frame.js';
+export * from './detection.js';
+export * from './lesion_event.js';
