@@ -1,29 +1,48 @@
 import type { BoxPair, ClassProbabilities, Contour, LesionLabel, LesionState } from '../types/index.js';
 
 /**
- * The messages on `<prefix>/<deviceId>/lesion` and `<prefix>/<deviceId>/live`. The JSON Schema in
- * `schema/lesion-message.schema.json` is the contract; this type mirrors it for TypeScript producers and consumers.
+ * TypeScript mirrors of the JSON Schemas in `schema/`. The schemas are the contract (consumers such as the EHR
+ * bridge validate against them with `validateLesionMessage` & co. from `src/publish/validate.ts`); these types must
+ * follow them. Versioning: a minor version only adds optional fields (validate with the newest 1.x schema), a
+ * breaking change bumps the major version and the schema id stays.
  */
 export const LESION_SCHEMA_ID = 'https://dermstream.dev/schema/lesion-message.schema.json';
 export const LESION_SCHEMA_VERSION = '1.0.0';
+export const STATUS_SCHEMA_ID = 'https://dermstream.dev/schema/status-message.schema.json';
+export const STATUS_SCHEMA_VERSION = '1.0.0';
+export const METRICS_SCHEMA_ID = 'https://dermstream.dev/schema/metrics-message.schema.json';
+export const METRICS_SCHEMA_VERSION = '1.0.0';
+export const SNAPSHOT_SCHEMA_ID = 'https://dermstream.dev/schema/snapshot-message.schema.json';
+export const SNAPSHOT_SCHEMA_VERSION = '1.0.0';
+
+export interface SchemaRef {
+  id: string;
+  version: string;
+}
 
 export interface ModelIdentity {
   name: string;
   version: string;
-  /** SHA-256 over the weight shards, as in the model manifest. */
+  /** SHA-256 over the weight shards, as in the model manifest (lower-case hex). */
   sha256: string;
   quantization: 'float32' | 'float16' | 'uint8';
   backend: string;
 }
 
+export type LesionMessageKind = 'lesion' | 'live';
+
+/** The messages on `<prefix>/<deviceId>/lesion` and `<prefix>/<deviceId>/live`. */
 export interface LesionMessage {
-  schema: { id: string; version: string };
-  /** Stable id for de-duplication: `<deviceId>:<sessionId>:<seq>`. The same message replayed keeps its id. */
+  schema: SchemaRef;
+  /**
+   * Stable id for de-duplication: `<deviceId>:<sessionId>:<kind>:<seq>`. The same message replayed or re-sent
+   * keeps its id (and every other byte of its payload).
+   */
   messageId: string;
-  kind: 'lesion' | 'live';
+  kind: LesionMessageKind;
   deviceId: string;
   sessionId: string;
-  /** Per-session, per-kind counter, strictly increasing. */
+  /** Per-session, per-kind counter from 0, strictly increasing. */
   seq: number;
   state: LesionState;
   label: LesionLabel | null;
@@ -34,21 +53,99 @@ export interface LesionMessage {
   trackId: number | null;
   box: BoxPair | null;
   contours: Contour[];
+  /** `capturedAt` is the wall clock as ISO-8601, `capturedAtMs` the same in ms since the epoch. */
   frame: { seq: number; width: number; height: number; capturedAt: string; capturedAtMs: number };
-  /** ISO-8601 time of publishing (first attempt; a replay keeps it). */
+  /** ISO-8601 time the message was built for sending (first attempt; a replay keeps it). */
   publishedAt: string;
+  /** Capture to event on the monotonic clock. */
   latencyMs: number;
   timings: { preprocessMs: number; inferMs: number; postprocessMs: number };
   model: ModelIdentity;
 }
 
+export type DeviceState = 'online' | 'offline' | 'degraded';
+
+/** Retained on `<prefix>/<deviceId>/status`; the last will sets `offline`. */
 export interface StatusMessage {
+  schema: SchemaRef;
   deviceId: string;
   sessionId: string;
-  state: 'online' | 'offline' | 'degraded';
+  state: DeviceState;
   /** Free text, e.g. `camera unplugged, reopening in 4 s`. */
   reason?: string;
   camera?: 'ok' | 'reopening' | 'failed';
   model?: ModelIdentity;
+  /** True on the last-will payload (then `at` is when the will was registered, i.e. the connect time). */
+  lastWill?: boolean;
+  /** MQTT protocol level the device is connected with. */
+  protocolVersion?: 4 | 5;
   at: string;
+}
+
+export interface PerTopicCounts {
+  lesion: number;
+  live: number;
+  snapshot: number;
+  status: number;
+  metrics: number;
+}
+
+export interface OutboxMetrics {
+  /** Lesion messages waiting for a PUBACK (on disk). */
+  depth: number;
+  bytes: number;
+  inFlight: number;
+  appended: number;
+  acked: number;
+  /** Unacknowledged messages found on disk at start. */
+  recovered: number;
+  /** Recovered messages sent after the restart. */
+  replayed: number;
+  /** Sends after a publish error. */
+  retried: number;
+  dropped: { size: number; age: number };
+  /** Corrupt or torn records skipped while reading the outbox. */
+  torn: number;
+  segments: number;
+  appendLatencyMs: { last: number; max: number; mean: number };
+}
+
+export interface PublisherMetrics {
+  connected: boolean;
+  protocolVersion: 4 | 5 | null;
+  connects: number;
+  disconnects: number;
+  /** Messages handed to the broker (lesion: PUBACKed). */
+  published: PerTopicCounts;
+  /** live/snapshot/metrics not sent because offline or busy; lesion drops are in `outbox.dropped`. */
+  dropped: PerTopicCounts;
+  /** Messages that failed their schema (they are sent anyway). */
+  invalid: number;
+  outbox: OutboxMetrics;
+}
+
+export type MetricValue = number | string | boolean | null;
+
+/** Periodic, on `<prefix>/<deviceId>/metrics`. */
+export interface MetricsMessage {
+  schema: SchemaRef;
+  deviceId: string;
+  sessionId: string;
+  at: string;
+  publisher: PublisherMetrics;
+  /** Free-form values from the rest of the service (pipeline stage timings, capture fps, ...). */
+  service?: Record<string, MetricValue | Record<string, MetricValue>>;
+}
+
+/** On `<prefix>/<deviceId>/snapshot`: a JSON envelope around a base64 JPEG thumbnail. */
+export interface SnapshotMessage {
+  schema: SchemaRef;
+  kind: 'snapshot';
+  deviceId: string;
+  sessionId: string;
+  seq: number;
+  /** The full-resolution frame the thumbnail was made from: the coordinate space of boxes and contours. */
+  frame: { seq: number; width: number; height: number; capturedAt: string };
+  image: { mime: 'image/jpeg'; width: number; height: number; data: string };
+  publishedAt: string;
 }
