@@ -1,0 +1,113 @@
+/**
+ * Starts a real Mosquitto (/usr/sbin/mosquitto) for a test: a free port on 127.0.0.1, anonymous, a temp config, and
+ * optionally a WebSocket listener and on-disk persistence (so a restart keeps subscribers' sessions).
+ * `mosquittoAvailable` lets a suite skip with a clear message when the binary is absent.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createConnection, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const MOSQUITTO_BIN = process.env.MOSQUITTO_BIN ?? '/usr/sbin/mosquitto';
+export const mosquittoAvailable = existsSync(MOSQUITTO_BIN);
+export const mosquittoSkipReason = `Mosquitto not found at ${MOSQUITTO_BIN} (apt-get install mosquitto, or set MOSQUITTO_BIN): broker tests skipped`;
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createConnection({ port, host: '127.0.0.1' });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+export interface Mosquitto {
+  port: number;
+  wsPort: number | null;
+  url: string;
+  wsUrl: string | null;
+  /** Starts it again on the same ports (after `stop`). */
+  start(): Promise<void>;
+  /** SIGTERM and wait for exit (persistence, if on, is saved). */
+  stop(): Promise<void>;
+  /** stop + remove the temp dir. */
+  dispose(): Promise<void>;
+  log(): string;
+}
+
+export async function startMosquitto(opts: { websockets?: boolean; persistence?: boolean } = {}): Promise<Mosquitto> {
+  const dir = await mkdtemp(join(tmpdir(), 'mosq-'));
+  const port = await freePort();
+  const wsPort = opts.websockets ? await freePort() : null;
+  const conf = [
+    'per_listener_settings false',
+    'allow_anonymous true',
+    `listener ${port} 127.0.0.1`,
+    ...(wsPort ? [`listener ${wsPort} 127.0.0.1`, 'protocol websockets'] : []),
+    opts.persistence ? 'persistence true' : 'persistence false',
+    ...(opts.persistence ? [`persistence_location ${dir}/`, 'autosave_interval 0'] : []),
+    'log_dest stderr',
+    'log_type error',
+    'log_type warning',
+    'log_type notice',
+    '',
+  ].join('\n');
+  const confPath = join(dir, 'mosquitto.conf');
+  await writeFile(confPath, conf);
+  let proc: ChildProcess | null = null;
+  let output = '';
+
+  const start = async () => {
+    const p = spawn(MOSQUITTO_BIN, ['-c', confPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+    proc = p;
+    p.stdout!.on('data', (d) => (output += d));
+    p.stderr!.on('data', (d) => (output += d));
+    let exited = false;
+    p.once('exit', () => (exited = true));
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      if (exited) throw new Error(`mosquitto exited at start:\n${output}`);
+      if ((await canConnect(port)) && (!wsPort || (await canConnect(wsPort)))) return;
+      if (Date.now() > deadline) throw new Error(`mosquitto did not listen on ${port} within 10 s:\n${output}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  const stop = async () => {
+    const p = proc;
+    proc = null;
+    if (!p || p.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      p.once('exit', () => resolve());
+      p.kill('SIGTERM');
+    });
+  };
+  await start();
+  return {
+    port,
+    wsPort,
+    url: `mqtt://127.0.0.1:${port}`,
+    wsUrl: wsPort ? `ws://127.0.0.1:${wsPort}/` : null,
+    start,
+    stop,
+    async dispose() {
+      await stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+    log: () => output,
+  };
+}
