@@ -1,0 +1,163 @@
+import { Observable, interval, lastValueFrom, map, take, toArray } from 'rxjs';
+import { describe, expect, it } from 'vitest';
+import { createPipeline, type InferFn, type PipelineEvent } from '../../src/pipeline/pipeline.js';
+import type { QualityRejection } from '../../src/pipeline/quality_gate.js';
+import type { Box, Frame, Inference, LesionEvent } from '../../src/types/index.js';
+import { det, makeFrame, sleep, texturedFrame } from './fixtures.js';
+
+const A: Box = [200, 150, 320, 260];
+const textured = texturedFrame();
+const black = makeFrame(640, 480, () => 0);
+
+/** Frames every `periodMs`; `isBlack(i)` frames are unreadable. Capture time is the real monotonic clock. */
+function frameStream(n: number, periodMs: number, isBlack: (i: number) => boolean): Observable<Frame> {
+  return interval(periodMs).pipe(
+    take(n),
+    map((i) => {
+      const now = performance.now();
+      return {
+        ...(isBlack(i) ? black : textured),
+        seq: i,
+        capturedAt: { monoMs: now, wallMs: Date.now() },
+      };
+    }),
+  );
+}
+
+/** A fake model: `inferMs` per call, a benign lesion at A while `present(seq)`; tracks concurrency. */
+function fakeModel(inferMs: number, present: (seq: number) => boolean) {
+  const seen: number[] = [];
+  let concurrent = 0;
+  let maxConcurrent = 0;
+  const infer: InferFn = async (frame) => {
+    concurrent++;
+    maxConcurrent = Math.max(maxConcurrent, concurrent);
+    seen.push(frame.seq);
+    await sleep(inferMs);
+    concurrent--;
+    const result: Inference = {
+      frame: { seq: frame.seq, capturedAt: frame.capturedAt, width: frame.width, height: frame.height, source: frame.source },
+      detections: present(frame.seq) ? [det(A, 0.12, 0.93)] : [],
+      timings: { preprocessMs: 1, inferMs: inferMs - 2, postprocessMs: 1 },
+    };
+    return result;
+  };
+  return { infer, seen, maxConcurrent: () => maxConcurrent };
+}
+
+describe('createPipeline', () => {
+  it('turns a fast frame stream into steady lesion events with a slow fake model', async () => {
+    const model = fakeModel(15, (seq) => seq < 110);
+    const pipeline = createPipeline({
+      infer: model.infer,
+      debounceParams: { maxConsecutiveMisses: 4 },
+      contourTolerance: 1.5,
+    });
+    const rejections: QualityRejection[] = [];
+    pipeline.rejections$.subscribe((r) => rejections.push(r));
+    const isBlack = (i: number) => i % 10 === 9;
+    const events = await lastValueFrom(pipeline(frameStream(160, 4, isBlack)).pipe(toArray()));
+
+    // Latest-only: one inference at a time, and frames were dropped rather than queued.
+    expect(model.maxConcurrent()).toBe(1);
+    const c = pipeline.counters();
+    expect(c.framesIn).toBe(160);
+    expect(c.rejected.dark).toBe(16);
+    expect(c.rejectedTotal).toBe(16);
+    expect(rejections.map((r) => r.frame.seq)).toEqual(Array.from({ length: 16 }, (_, k) => k * 10 + 9));
+    expect(c.accepted).toBe(144);
+    expect(c.dropped).toBeGreaterThan(0);
+    expect(c.inferStarted + c.dropped).toBe(c.accepted);
+    expect(c.processed).toBe(c.inferStarted);
+    expect(c.inFlight + c.waiting).toBe(0);
+    expect(c.events).toBe(events.length);
+    expect(model.seen.some(isBlack)).toBe(false); // unreadable frames never reach the model
+    expect(model.seen[model.seen.length - 1]).toBe(158); // the newest readable frame (159 is black) is processed
+    for (let k = 1; k < model.seen.length; k++) expect(model.seen[k]).toBeGreaterThan(model.seen[k - 1]);
+
+    // The story: searching → tracking → stable benign → lost → searching.
+    const story = events.filter((e) => e.changed).map((e) => `${e.state}:${e.label}`);
+    expect(story).toEqual(['searching:null', 'tracking:benign', 'stable:benign', 'lost:benign', 'searching:null']);
+
+    const stable = events.filter((e) => e.state === 'stable');
+    expect(stable.length).toBeGreaterThan(3);
+    for (const e of stable) {
+      expect(e.trackId).toBe(1);
+      expect(e.box!.pixels).toEqual(A);
+      expect(e.box!.normalized).toEqual([200 / 640, 150 / 480, 0.5, 260 / 480].map((v) => Math.round(v * 1e4) / 1e4));
+      expect(e.contours).toHaveLength(1);
+      const xs = e.contours[0].pixels.map((p) => p[0]);
+      expect(Math.min(...xs)).toBeGreaterThanOrEqual(200);
+      expect(Math.max(...xs)).toBeLessThanOrEqual(320);
+      expect(e.probabilities!.malignant).toBeCloseTo(0.12, 6);
+      expect(e.agreement.window).toBe(10);
+    }
+    for (const e of events) {
+      expect(e.timings.latencyMs).toBeGreaterThanOrEqual(0);
+      expect(e.stages.latencyMs).toBe(e.timings.latencyMs);
+      if (e.stages.inferCallMs > 0) {
+        expect(e.timings.inferMs).toBe(13);
+        expect(e.stages.inferCallMs).toBeGreaterThanOrEqual(14);
+        expect(e.timings.latencyMs).toBeGreaterThanOrEqual(e.stages.inferCallMs);
+        expect(e.stages.qualityMs).toBeGreaterThan(0);
+      }
+    }
+    const searching = events.filter((e) => e.state === 'searching');
+    expect(searching.every((e) => e.box === null && e.contours.length === 0 && e.trackId === null)).toBe(true);
+    // A PipelineEvent is a LesionEvent.
+    const asLesion: LesionEvent = events[0] satisfies PipelineEvent;
+    expect(asLesion.frame.width).toBe(640);
+  });
+
+  it('a failing inference is counted, reported and skipped; the stream goes on', async () => {
+    let calls = 0;
+    const errors: unknown[] = [];
+    const pipeline = createPipeline({
+      infer: async (frame) => {
+        await sleep(2);
+        if (++calls % 3 === 0) throw new Error('worker hiccup');
+        return { frame, detections: [det(A, 0.9)], timings: { preprocessMs: 0, inferMs: 1, postprocessMs: 0 } };
+      },
+    });
+    pipeline.inferErrors$.subscribe((e) => errors.push(e.error));
+    const events = await lastValueFrom(pipeline(frameStream(60, 5, () => false)).pipe(toArray()));
+    const c = pipeline.counters();
+    expect(c.inferErrors).toBeGreaterThan(0);
+    expect(errors).toHaveLength(c.inferErrors);
+    expect(c.processed + c.inferErrors).toBe(c.inferStarted);
+    expect(events).toHaveLength(c.processed);
+    expect(events.some((e) => e.state === 'stable' && e.label === 'malignant')).toBe(true);
+  });
+
+  it("with onInferError 'fail' the error ends the stream", async () => {
+    const pipeline = createPipeline({ infer: async () => Promise.reject(new Error('boom')), onInferError: 'fail' });
+    await expect(lastValueFrom(pipeline(frameStream(5, 2, () => false)))).rejects.toThrow('boom');
+  });
+
+  it('without the quality gate every frame is offered to the model', async () => {
+    const model = fakeModel(1, () => true);
+    const pipeline = createPipeline({ infer: model.infer, qualityGate: false });
+    await lastValueFrom(pipeline(frameStream(20, 5, () => true)).pipe(toArray()));
+    const c = pipeline.counters();
+    expect(c.accepted).toBe(20);
+    expect(c.rejectedTotal).toBe(0);
+    expect(model.seen.length).toBeGreaterThan(0);
+  });
+
+  it('a lesion seen through a stretch of unreadable frames is reported lost, then searching', async () => {
+    // 30 readable frames with the lesion, then the scope is lifted: 60 uniform frames (rejected).
+    const grey = makeFrame(640, 480, () => 128);
+    const frames = interval(10).pipe(
+      take(90),
+      map((i): Frame => ({ ...(i < 30 ? textured : grey), seq: i, capturedAt: { monoMs: performance.now(), wallMs: Date.now() } })),
+    );
+    const pipeline = createPipeline({ infer: fakeModel(2, () => true).infer, debounceParams: { lostAfterMs: 200 } });
+    const events = await lastValueFrom(pipeline(frames).pipe(toArray()));
+    expect(pipeline.counters().rejected.uniform).toBe(60);
+    const story = events.filter((e) => e.changed).map((e) => e.state);
+    expect(story).toEqual(['searching', 'tracking', 'stable', 'lost', 'searching']);
+    const lost = events.find((e) => e.state === 'lost')!;
+    expect(lost.frame.seq).toBeGreaterThanOrEqual(30); // reported on a rejected frame's clock
+    expect(lost.stages.inferCallMs).toBe(0);
+  });
+});
