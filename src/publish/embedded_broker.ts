@@ -86,8 +86,11 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions = {}): Pro
         res.writeHead(426, { 'content-type': 'text/plain' }).end('MQTT over WebSocket only\n');
       });
       // Browsers' MQTT clients ask for the `mqtt` subprotocol (older ones `mqttv3.1`); answer with what they offer.
-      wss = new WebSocketServer({ server: http, handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : (protocols.values().next().value ?? false)) });
-      wss.on('connection', (ws) => {
+      // noServer: ws would otherwise re-emit the HTTP server's listen errors (EADDRINUSE) as its own, unhandled.
+      const wsServer = new WebSocketServer({ noServer: true, handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : (protocols.values().next().value ?? false)) });
+      wss = wsServer;
+      http.on('upgrade', (req, socket, head) => wsServer.handleUpgrade(req, socket, head, (ws) => wsServer.emit('connection', ws, req)));
+      wsServer.on('connection', (ws) => {
         const stream = createWebSocketStream(ws);
         stream.on('error', () => ws.terminate());
         aedes.handle(stream as Duplex as never);

@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,6 +52,8 @@ export interface Mosquitto {
 
 export async function startMosquitto(opts: { websockets?: boolean; persistence?: boolean } = {}): Promise<Mosquitto> {
   const dir = await mkdtemp(join(tmpdir(), 'mosq-'));
+  // Started as root, mosquitto drops to the `mosquitto` user: it must be able to write its persistence file here.
+  await chmod(dir, 0o777);
   const port = await freePort();
   const wsPort = opts.websockets ? await freePort() : null;
   const conf = [
