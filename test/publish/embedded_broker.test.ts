@@ -76,7 +76,7 @@ describe('embedded aedes broker', () => {
   it('close() disconnects clients and frees the ports', async () => {
     const b = await broker();
     const c = await collect(b.url, 'x', { protocolVersion: 4, reconnectPeriod: 0 });
-    const closed = new Promise((r) => c.client.once('close', r));
+    const closed = new Promise<void>((r) => c.client.once('close', () => r()));
     await b.close();
     await closed;
     await c.close();

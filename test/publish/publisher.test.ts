@@ -193,4 +193,24 @@ describe.skipIf(!mosquittoAvailable)('publisher against Mosquitto', () => {
     sub.unsubscribe();
     expect(seen[seen.length - 1]).toBe('closed');
   });
+
+  it('throughput: lesion messages appended (fsync), sent at QoS 1 and acknowledged', async () => {
+    const pub = await publisher({ rates: { liveMaxHz: 0 } });
+    const sub = await subscriber(pub.topics.lesion);
+    await until(() => pub.isConnected(), 5000, 'connected');
+    const total = 2000;
+    const t0 = performance.now();
+    for (let i = 0; i < total; i++) pub.publishEvent(makeEvent({ seq: i, label: i % 2 ? 'malignant' : 'benign', changed: true }));
+    const tQueued = performance.now() - t0;
+    expect(await pub.flush(30_000)).toBe(true);
+    const tAcked = performance.now() - t0;
+    await sub.waitFor((m) => m.length >= total, 10_000, 'all delivered');
+    const st = pub.stats();
+    console.log(
+      `throughput: ${total} lesion messages queued in ${tQueued.toFixed(0)} ms, all PUBACKed after ${tAcked.toFixed(0)} ms ` +
+        `(${((total / tAcked) * 1000).toFixed(0)} msg/s end to end, window ${50}); append latency mean ${st.outbox.appendLatencyMs.mean.toFixed(2)} ms, ` +
+        `max ${st.outbox.appendLatencyMs.max.toFixed(2)} ms`,
+    );
+    expect(st.outbox.acked).toBe(total);
+  });
 });

@@ -25,6 +25,7 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** A TCP connect only: enough to know the listener is up, TLS or not. */
 function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = createConnection({ port, host: '127.0.0.1' });
@@ -50,16 +51,39 @@ export interface Mosquitto {
   log(): string;
 }
 
-export async function startMosquitto(opts: { websockets?: boolean; persistence?: boolean } = {}): Promise<Mosquitto> {
+export interface MosquittoOptions {
+  websockets?: boolean;
+  persistence?: boolean;
+  /** Serve TLS on the main listener with these PEM files (the certificate must name 127.0.0.1). */
+  tls?: { caFile: string; certFile: string; keyFile: string };
+  /** Require these users (anonymous refused); needs mosquitto_passwd. */
+  users?: Record<string, string>;
+}
+
+export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosquitto> {
   const dir = await mkdtemp(join(tmpdir(), 'mosq-'));
   // Started as root, mosquitto drops to the `mosquitto` user: it must be able to write its persistence file here.
   await chmod(dir, 0o777);
   const port = await freePort();
   const wsPort = opts.websockets ? await freePort() : null;
+  let passwordFile: string | null = null;
+  if (opts.users) {
+    passwordFile = join(dir, 'passwd');
+    for (const [i, [user, pass]] of Object.entries(opts.users).entries()) {
+      await new Promise<void>((resolve, reject) => {
+        const p = spawn('mosquitto_passwd', [...(i === 0 ? ['-c'] : []), '-b', passwordFile!, user, pass], { stdio: 'ignore' });
+        p.once('error', reject);
+        p.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`mosquitto_passwd exited ${code}`))));
+      });
+    }
+    await chmod(passwordFile, 0o644);
+  }
   const conf = [
     'per_listener_settings false',
-    'allow_anonymous true',
+    `allow_anonymous ${opts.users ? 'false' : 'true'}`,
+    ...(passwordFile ? [`password_file ${passwordFile}`] : []),
     `listener ${port} 127.0.0.1`,
+    ...(opts.tls ? [`cafile ${opts.tls.caFile}`, `certfile ${opts.tls.certFile}`, `keyfile ${opts.tls.keyFile}`] : []),
     ...(wsPort ? [`listener ${wsPort} 127.0.0.1`, 'protocol websockets'] : []),
     opts.persistence ? 'persistence true' : 'persistence false',
     ...(opts.persistence ? [`persistence_location ${dir}/`, 'autosave_interval 0'] : []),
@@ -102,7 +126,7 @@ export async function startMosquitto(opts: { websockets?: boolean; persistence?:
   return {
     port,
     wsPort,
-    url: `mqtt://127.0.0.1:${port}`,
+    url: `${opts.tls ? 'mqtts' : 'mqtt'}://127.0.0.1:${port}`,
     wsUrl: wsPort ? `ws://127.0.0.1:${wsPort}/` : null,
     start,
     stop,
