@@ -108,6 +108,8 @@ const T_ACK = 2;
 const T_DROP = 3;
 const MAX_BODY = 256 * 1024 * 1024;
 const SEG_RE = /^seg-(\d{20})\.log$/;
+/** 2020-01-01: a wall clock before this has not been set (no RTC, no NTP yet). */
+const CLOCK_SET_AFTER = Date.UTC(2020, 0, 1);
 
 const segName = (index: number): string => `seg-${String(index).padStart(20, '0')}.log`;
 
@@ -473,11 +475,17 @@ export class Outbox {
     }
   }
 
-  /** Drops records older than `maxAgeMs`. Returns how many. */
+  /**
+   * Drops records older than `maxAgeMs`. Returns how many. A record stamped before 2020 was appended while the wall
+   * clock was not set yet (a device without an RTC battery boots in 1970): its age is unknown, so it is kept.
+   */
   enforceAge(): number {
-    const limit = this.now() - this.maxAgeMs;
+    const now = this.now();
+    if (now < CLOCK_SET_AFTER) return 0; // our own clock is not set: no ages can be trusted
+    const limit = now - this.maxAgeMs;
     let n = 0;
     for (const rec of this.records.values()) {
+      if (rec.enqueuedAt < CLOCK_SET_AFTER) continue;
       if (rec.enqueuedAt >= limit) break; // in order of enqueue time
       this.remove(rec.id, 'age');
       n++;

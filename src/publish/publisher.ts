@@ -105,7 +105,11 @@ export interface ConnectionInfo {
 
 export interface PublishEventResult {
   /** The lesion message appended to the outbox, or null when the policy skipped this event. */
-  lesion: { messageId: string; seq: number; reason: LesionPublishReason; durable: Promise<void> } | null;
+  /**
+   * `durable` never rejects: true once the message is on disk (fdatasync'ed), false if the disk refused it (then it
+   * is still sent from memory but would not survive a restart; logged and visible in the logs as an error).
+   */
+  lesion: { messageId: string; seq: number; reason: LesionPublishReason; durable: Promise<boolean> } | null;
   live: boolean;
   snapshot: boolean;
 }
@@ -113,6 +117,10 @@ export interface PublishEventResult {
 export interface PublisherStats extends PublisherMetrics {
   sessionId: string;
   brokerUrl: string;
+  /** Current limit on unacknowledged lesion messages: min(maxInFlight, the broker's MQTT 5 receive maximum). */
+  window: number;
+  /** Most lesion messages ever unacknowledged at once. */
+  inFlightMax: number;
 }
 
 export interface Publisher {
@@ -209,6 +217,7 @@ class MqttPublisher implements Publisher {
     invalid: 0,
     replayed: 0,
     retried: 0,
+    inFlightMax: 0,
   };
 
   constructor(
@@ -373,6 +382,7 @@ class MqttPublisher implements Publisher {
   private send(client: MqttClient, rec: OutboxRecord, isRetry: boolean): void {
     const token: InFlight = { gen: this.gen };
     this.inflight.set(rec.id, token);
+    this.counters.inFlightMax = Math.max(this.counters.inFlightMax, this.inflight.size);
     if (isRetry) this.counters.retried++;
     if (rec.recovered && !this.sentRecovered.has(rec.id)) {
       this.sentRecovered.add(rec.id);
@@ -450,8 +460,9 @@ class MqttPublisher implements Publisher {
         const seq = this.lesionSeq++;
         const msg = toLesionMessage(event, { kind: 'lesion', deviceId: this.deviceId, sessionId: this.sessionId, seq, model: this.model, publishedAtMs: wall });
         if (validate) this.check('lesion', validateLesionMessage(msg), msg.messageId);
-        const { durable } = this.outbox.append(this.topics.lesion, msg.messageId, JSON.stringify(msg));
-        durable.catch(() => undefined); // logged by the outbox; the record is still sent from memory
+        const appended = this.outbox.append(this.topics.lesion, msg.messageId, JSON.stringify(msg));
+        // A disk failure is logged by the outbox; the record is still sent from memory.
+        const durable = appended.durable.then(() => true, () => false);
         this.lastLesion = publishedLesionOf(event, now);
         result.lesion = { messageId: msg.messageId, seq, reason: d.reason!, durable };
       }
@@ -594,7 +605,7 @@ class MqttPublisher implements Publisher {
   }
 
   stats(): PublisherStats {
-    return { ...this.metrics(), sessionId: this.sessionId, brokerUrl: this.opts.brokerUrl };
+    return { ...this.metrics(), sessionId: this.sessionId, brokerUrl: this.opts.brokerUrl, window: this.windowSize(), inFlightMax: this.counters.inFlightMax };
   }
 
   // ---------------------------------------------------------------- shutdown

@@ -145,7 +145,7 @@ describe('Outbox', () => {
   });
 
   it('drops records older than maxAgeMs at open and while running', async () => {
-    let now = 1_000_000;
+    let now = Date.UTC(2026, 0, 1);
     const ob = await Outbox.open({ dir, maxAgeMs: 10_000, now: () => now });
     await ob.append('t', 'old', 'a').durable;
     now += 5_000;
@@ -160,6 +160,19 @@ describe('Outbox', () => {
     expect(ids(ob2)).toEqual([]);
     expect(ob2.stats().dropped.age).toBe(1);
     await ob2.close();
+  });
+
+  it('keeps records stamped while the wall clock was not set (booted in 1970), whatever their apparent age', async () => {
+    let now = 5_000; // 1970
+    const ob = await Outbox.open({ dir, maxAgeMs: 10_000, now: () => now });
+    await ob.append('t', 'boot', 'a').durable;
+    now = Date.UTC(2026, 0, 1); // NTP sets the clock
+    await ob.append('t', 'later', 'b').durable;
+    expect(ob.enforceAge()).toBe(0);
+    now += 20_000;
+    expect(ob.enforceAge()).toBe(1);
+    expect(ids(ob)).toEqual(['boot']);
+    await ob.close();
   });
 
   it('rolls segments, deletes acknowledged ones, and compacts when an old record pins dead segments', async () => {

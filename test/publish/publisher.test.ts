@@ -208,9 +208,13 @@ describe.skipIf(!mosquittoAvailable)('publisher against Mosquitto', () => {
     const st = pub.stats();
     console.log(
       `throughput: ${total} lesion messages queued in ${tQueued.toFixed(0)} ms, all PUBACKed after ${tAcked.toFixed(0)} ms ` +
-        `(${((total / tAcked) * 1000).toFixed(0)} msg/s end to end, window ${50}); append latency mean ${st.outbox.appendLatencyMs.mean.toFixed(2)} ms, ` +
+        `(${((total / tAcked) * 1000).toFixed(0)} msg/s end to end, window ${st.window}, max in flight ${st.inFlightMax}); append latency mean ${st.outbox.appendLatencyMs.mean.toFixed(2)} ms, ` +
         `max ${st.outbox.appendLatencyMs.max.toFixed(2)} ms`,
     );
     expect(st.outbox.acked).toBe(total);
+    // Mosquitto advertises an MQTT 5 receive maximum of 20: the window follows it (≤ 50 otherwise).
+    expect(st.window).toBe(20);
+    expect(st.inFlightMax).toBeLessThanOrEqual(20);
+    expect(st.inFlightMax).toBeGreaterThan(1);
   });
 });
