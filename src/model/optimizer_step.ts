@@ -15,7 +15,7 @@ export interface StepResult {
 export function trainStep(net: LesionNet, optimizer: tf.Optimizer, x: tf.Tensor4D, samples: TrainSample[], rand: () => number, clipNorm = 10, weights: LossWeights = DEFAULT_LOSS_WEIGHTS): StepResult {
   const mode: Mode = { training: true, bnUpdates: [] };
   let kept: Record<string, tf.Scalar> = {};
-  const vars = [...net.params.trainable.values()];
+  const vars = net.params.trainableSorted().map(([, v]) => v);
   const result = tf.tidy(() => {
     const { value, grads } = tf.variableGrads(() => {
       const { total, parts } = batchLoss(net, x, samples, mode, rand, weights);

@@ -8,9 +8,24 @@ export class ParamStore {
   readonly trainable = new Map<string, tf.Variable>();
   readonly stats = new Map<string, tf.Variable>();
   private seed: number;
+  private static stores = 0;
+  /** tfjs variable names are global to the engine: prefix them so two models can live in one process. */
+  readonly prefix = `m${++ParamStore.stores}/`;
 
   constructor(seed = 1) {
     this.seed = seed;
+  }
+
+  /** Adopts a loaded tensor as a weight (a copy; the caller keeps ownership of `t`). */
+  adopt(name: string, t: tf.Tensor, trainable: boolean): tf.Variable {
+    const v = tf.variable(t, trainable, this.prefix + name);
+    (trainable ? this.trainable : this.stats).set(name, v);
+    return v;
+  }
+
+  /** Trainable weights sorted by name: the order the optimizer's state is kept in, stable across save/resume. */
+  trainableSorted(): Array<[string, tf.Variable]> {
+    return [...this.trainable].sort((a, b) => (a[0] < b[0] ? -1 : 1));
   }
 
   get(name: string): tf.Variable {
@@ -39,7 +54,7 @@ export class ParamStore {
 
   private add(name: string, init: () => tf.Tensor, trainable = true): tf.Variable {
     if (this.has(name)) return this.get(name);
-    const v = tf.tidy(() => tf.variable(init(), trainable, name));
+    const v = tf.tidy(() => tf.variable(init(), trainable, this.prefix + name));
     (trainable ? this.trainable : this.stats).set(name, v);
     return v;
   }

@@ -58,12 +58,23 @@ async function saveOptimizer(opt: tf.Optimizer, dir: string): Promise<void> {
   writeFileSync(join(dir, 'optimizer.json'), JSON.stringify(specs));
 }
 
-async function loadOptimizer(opt: tf.Optimizer, dir: string): Promise<boolean> {
+/**
+ * Restores Adam's moments. tfjs keeps them by position, so they are matched to the weights by name
+ * (without the per-process variable prefix) and laid out in the order trainStep passes the weights.
+ */
+async function loadOptimizer(opt: tf.Optimizer, dir: string, net: LesionNet): Promise<boolean> {
   if (!existsSync(join(dir, 'optimizer.bin'))) return false;
   const buf = readFileSync(join(dir, 'optimizer.bin'));
-  const specs = JSON.parse(readFileSync(join(dir, 'optimizer.json'), 'utf8'));
+  const specs = JSON.parse(readFileSync(join(dir, 'optimizer.json'), 'utf8')) as tf.io.WeightsManifestEntry[];
   const tensors = tf.io.decodeWeights(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength), specs);
-  await opt.setWeights(Object.entries(tensors).map(([name, tensor]) => ({ name, tensor })));
+  const strip = (n: string) => n.replace(/^m\d+\//, '');
+  const byName = new Map(Object.entries(tensors).map(([n, t]) => [strip(n), t]));
+  const iter = specs[0] ? tensors[specs[0].name] : undefined;
+  const names = net.params.trainableSorted().map(([n]) => n);
+  const m = names.map((n) => byName.get(`${n}/m`));
+  const v = names.map((n) => byName.get(`${n}/v`));
+  if (!iter || m.some((t) => !t) || v.some((t) => !t)) return false;
+  await opt.setWeights([{ name: 'iter', tensor: iter }, ...names.map((n, i) => ({ name: `${n}/m`, tensor: m[i] as tf.Tensor })), ...names.map((n, i) => ({ name: `${n}/v`, tensor: v[i] as tf.Tensor }))]);
   return true;
 }
 
@@ -95,7 +106,7 @@ export async function train(opts: TrainOptions): Promise<{ best: ValidationResul
   if (opts.resume && existsSync(statePath)) {
     net = loadModel(ckptDir).net;
     state = JSON.parse(readFileSync(statePath, 'utf8')) as TrainState;
-    const hadOpt = await loadOptimizer(optimizer, ckptDir);
+    const hadOpt = await loadOptimizer(optimizer, ckptDir, net);
     log(`resumed from ${ckptDir}: epoch ${state.epoch + 1}, step ${state.stepInEpoch}, ${Math.round(state.elapsedSeconds / 60)} min trained so far${hadOpt ? '' : ' (optimizer state missing: Adam restarts its moments)'}`);
   } else {
     if (opts.resume) log(`--resume: no checkpoint in ${ckptDir}, starting fresh`);

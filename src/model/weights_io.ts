@@ -168,8 +168,7 @@ export function loadModel(dir: string): { net: LesionNet; manifest: Manifest } {
   const params = new ParamStore();
   for (const [name, t] of Object.entries(tensors)) {
     const isStat = /\/bn\/(mean|variance)$/.test(name) || name.endsWith('/folded_bias');
-    const v = tf.variable(t, !isStat, name);
-    (isStat ? params.stats : params.trainable).set(name, v);
+    params.adopt(name, t, !isStat);
     t.dispose();
   }
   const net = new LesionNet(config, params);

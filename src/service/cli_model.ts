@@ -2,6 +2,97 @@ import type { Command } from 'commander';
 import { selectBackend, type BackendPreference } from '../model/backend.js';
 import { loadModelConfig } from '../model/config.js';
 import { train } from '../model/train.js';
+import { writeFileSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { evaluate, formatReport, selectRows, type EvalReport } from '../model/evaluate.js';
+import { LesionModel } from '../model/predictor.js';
+import { loadModel, saveModel } from '../model/weights_io.js';
+import type { QuantDtype } from '../model/quantize.js';
+import { defaultModelDir } from './paths.js';
+
+function folderBytes(dir: string): number {
+  return readdirSync(dir).reduce((a, f) => a + statSync(join(dir, f)).size, 0);
+}
+
+async function runEval(modelDir: string, data: string, ids: string | undefined, backend: BackendPreference): Promise<EvalReport> {
+  const model = await LesionModel.load(modelDir, backend);
+  try {
+    const rows = selectRows(data, ids);
+    let last = 0;
+    const report = await evaluate(model, data, rows, (d, n) => {
+      if (process.stderr.isTTY && Date.now() - last > 200) {
+        last = Date.now();
+        process.stderr.write(`\revaluating ${d}/${n}`);
+      }
+    });
+    if (process.stderr.isTTY) process.stderr.write('\n');
+    return report;
+  } finally {
+    model.dispose();
+  }
+}
+
+export function registerEval(program: Command): void {
+  program
+    .command('eval')
+    .description('score a model on an ISIC-layout folder: segmentation JA/DI/AC/SE/SP and malignant AUC/AP/AC/SE/SP')
+    .requiredOption('--data <dir>', 'folder with images/, masks/ (optional) and labels.csv')
+    .option('--model <dir>', 'model folder', defaultModelDir())
+    .option('--ids <file>', 'score only these image ids (JSON array, or split.json from training: its "val" list)')
+    .option('--json <file>', 'also write the report as JSON')
+    .option('--backend <name>', 'auto | tensorflow | wasm | cpu', 'auto')
+    .action(async (o) => {
+      const report = await runEval(o.model, o.data, o.ids, o.backend);
+      console.log(formatReport(report));
+      if (o.json) {
+        mkdirSync(dirname(o.json), { recursive: true });
+        writeFileSync(o.json, JSON.stringify(report, null, 2));
+      }
+    });
+}
+
+export function registerQuantize(program: Command): void {
+  program
+    .command('quantize')
+    .description('write a quantized copy of a model (uint8 affine per tensor, or float16) and measure what it costs')
+    .option('--model <dir>', 'float32 model folder', defaultModelDir())
+    .requiredOption('--out <dir>', 'folder for the quantized model')
+    .requiredOption('--dtype <dtype>', 'uint8 | float16')
+    .option('--data <dir>', 'score float32 and quantized on this ISIC-layout folder')
+    .option('--ids <file>', 'score only these ids (see eval)')
+    .option('--json <file>', 'write the comparison as JSON')
+    .option('--backend <name>', 'auto | tensorflow | wasm | cpu', 'auto')
+    .action(async (o) => {
+      if (o.dtype !== 'uint8' && o.dtype !== 'float16') throw new Error(`--dtype must be uint8 or float16, not ${o.dtype}`);
+      await selectBackend(o.backend as BackendPreference);
+      const { net, manifest } = loadModel(o.model);
+      if (manifest.quantization !== 'float32') throw new Error(`${o.model} is already ${manifest.quantization}; quantize the float32 model`);
+      const q = await saveModel(net, o.out, {
+        quantization: o.dtype as QuantDtype,
+        name: manifest.name,
+        version: manifest.version,
+        training: manifest.training,
+        metrics: manifest.metrics,
+        notes: [...(manifest.notes ?? []), `quantized from ${manifest.weightsSha256} (${o.dtype})`],
+      });
+      net.dispose();
+      const before = folderBytes(o.model);
+      const after = folderBytes(o.out);
+      console.log(`${o.model}: ${(before / 1e6).toFixed(2)} MB float32 → ${o.out}: ${(after / 1e6).toFixed(2)} MB ${o.dtype} (×${(before / after).toFixed(2)} smaller), sha256 ${q.weightsSha256.slice(0, 12)}…`);
+      const result: Record<string, unknown> = { float32Bytes: before, quantizedBytes: after, dtype: o.dtype };
+      if (o.data) {
+        const f = await runEval(o.model, o.data, o.ids, o.backend);
+        const g = await runEval(o.out, o.data, o.ids, o.backend);
+        console.log('float32:\n' + formatReport(f) + '\n' + o.dtype + ':\n' + formatReport(g));
+        const d = (a?: number, b?: number) => (a !== undefined && b !== undefined ? b - a : undefined);
+        result.float32 = f;
+        result.quantized = g;
+        result.delta = { JA: d(f.segmentation?.JA, g.segmentation?.JA), DI: d(f.segmentation?.DI, g.segmentation?.DI), AUC: d(f.classification.AUC, g.classification.AUC), AP: d(f.classification.AP, g.classification.AP) };
+        console.log(`change: ${JSON.stringify(result.delta)}`);
+      }
+      if (o.json) writeFileSync(o.json, JSON.stringify(result, null, 2));
+    });
+}
 
 /** Registers `train` (and, below, the other model commands) on the CLI. */
 export function registerTrain(program: Command): void {

@@ -1,0 +1,87 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { Detection, Inference } from '../types/detection.js';
+import type { Frame } from '../types/frame.js';
+import { frameInfo } from '../types/frame.js';
+import type { BackendPreference } from './backend.js';
+import type { ModelIdentity } from './predictor.js';
+
+export interface InferenceClient {
+  identity: ModelIdentity;
+  backendSkipped: string[];
+  infer(frame: Frame): Promise<Inference>;
+  close(): Promise<void>;
+}
+
+export class InferenceWorkerError extends Error {}
+
+function createWorker(data: unknown): Worker {
+  const js = new URL('./inference_worker.js', import.meta.url);
+  if (existsSync(fileURLToPath(js))) return new Worker(js, { workerData: data });
+  // Running from TypeScript sources (tests, tsx): load the worker through tsx's API, since loader flags
+  // given to a worker's execArgv do not apply on Node 20.
+  const ts = fileURLToPath(new URL('./inference_worker.ts', import.meta.url));
+  const boot = `import('tsx/esm/api').then((m) => m.tsImport(${JSON.stringify(ts)}, ${JSON.stringify(import.meta.url)})).catch((e) => { throw e; });`;
+  return new Worker(boot, { eval: true, workerData: data });
+}
+
+/**
+ * Starts the network in a worker thread. Frames are copied into the worker (the caller may reuse its
+ * buffer); masks come back as transferred buffers. A crashed worker rejects every pending request and
+ * every later call, with the reason.
+ */
+export function startInferenceWorker(modelDir: string, backend: BackendPreference = 'auto'): Promise<InferenceClient> {
+  const worker = createWorker({ modelDir, backend });
+  const pending = new Map<number, { resolve: (v: Inference) => void; reject: (e: Error) => void; frame: Frame }>();
+  let nextId = 1;
+  let dead: Error | null = null;
+  const failAll = (err: Error) => {
+    dead ??= err;
+    for (const p of pending.values()) p.reject(err);
+    pending.clear();
+  };
+  return new Promise((resolveStart, rejectStart) => {
+    worker.on('error', (err) => {
+      const e = new InferenceWorkerError(`inference worker crashed: ${err.message}`);
+      failAll(e);
+      rejectStart(e);
+    });
+    worker.on('exit', (code) => {
+      const e = new InferenceWorkerError(`inference worker exited (code ${code})`);
+      failAll(e);
+      rejectStart(e);
+    });
+    worker.on('message', (msg: { type: string; id?: number; message?: string; identity?: ModelIdentity; skipped?: string[]; detections?: Detection[]; timings?: Inference['timings'] }) => {
+      if (msg.type === 'fatal') {
+        rejectStart(new InferenceWorkerError(msg.message ?? 'model failed to load'));
+        void worker.terminate();
+        return;
+      }
+      if (msg.type === 'ready') {
+        resolveStart({
+          identity: msg.identity as ModelIdentity,
+          backendSkipped: msg.skipped ?? [],
+          infer(frame: Frame): Promise<Inference> {
+            if (dead) return Promise.reject(dead);
+            const id = nextId++;
+            return new Promise((resolve, reject) => {
+              pending.set(id, { resolve, reject, frame });
+              worker.postMessage({ id, seq: frame.seq, width: frame.width, height: frame.height, data: frame.data });
+            });
+          },
+          async close() {
+            failAll(new InferenceWorkerError('inference worker closed'));
+            await worker.terminate();
+          },
+        });
+        return;
+      }
+      const p = msg.id !== undefined ? pending.get(msg.id) : undefined;
+      if (!p) return;
+      pending.delete(msg.id as number);
+      if (msg.type === 'error') p.reject(new Error(msg.message));
+      else p.resolve({ frame: frameInfo(p.frame), detections: msg.detections ?? [], timings: msg.timings as Inference['timings'] });
+    });
+  });
+}

@@ -1,0 +1,100 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { Frame } from '../types/frame.js';
+import { frameInfo } from '../types/frame.js';
+import type { Detection, Inference } from '../types/detection.js';
+import { selectBackend, type BackendInfo, type BackendPreference } from './backend.js';
+import { detect, type RawDetection } from './detect.js';
+import { foldBatchNorms } from './layers.js';
+import { letterboxTensor, type Letterbox } from './letterbox.js';
+import type { LesionNet } from './network.js';
+import { pasteMask } from './paste_mask.js';
+import { loadModel, type Manifest } from './weights_io.js';
+
+/** What goes on the wire as `model` and into the EHR record. */
+export interface ModelIdentity {
+  name: string;
+  version: string;
+  sha256: string;
+  quantization: 'float32' | 'float16' | 'uint8';
+  backend: string;
+}
+
+/** Maps a detection from network-input pixels back to the frame: boxes by 1/scale, masks pasted at frame resolution. */
+export function toFrameDetection(d: RawDetection, g: Letterbox, frameWidth: number, frameHeight: number, maskThreshold: number): Detection {
+  const inv = 1 / g.scale;
+  const box: [number, number, number, number] = [
+    Math.min(Math.max(d.box[0] * inv, 0), frameWidth),
+    Math.min(Math.max(d.box[1] * inv, 0), frameHeight),
+    Math.min(Math.max(d.box[2] * inv, 0), frameWidth),
+    Math.min(Math.max(d.box[3] * inv, 0), frameHeight),
+  ];
+  return {
+    box,
+    score: d.score,
+    probabilities: { benign: d.benign, malignant: d.malignant },
+    mask: pasteMask(box, d.mask, d.maskSize, frameWidth, frameHeight, maskThreshold),
+  };
+}
+
+/**
+ * The inference API: an RGB frame of any size in, detections in that frame's pixels out. Loading
+ * verifies the model's hashes and folds batch norm into the convolutions.
+ */
+export class LesionModel {
+  private constructor(
+    readonly net: LesionNet,
+    readonly manifest: Manifest,
+    readonly backend: BackendInfo,
+  ) {}
+
+  static async load(dir: string, backend: BackendPreference = 'auto'): Promise<LesionModel> {
+    const b = await selectBackend(backend);
+    const { net, manifest } = loadModel(dir);
+    foldBatchNorms(net.params);
+    const model = new LesionModel(net, manifest, b);
+    // The first call compiles kernels and sizes buffers; do it before the first real frame.
+    model.inferRgb(new Uint8Array(64 * 48 * 3), 64, 48);
+    return model;
+  }
+
+  get identity(): ModelIdentity {
+    return {
+      name: this.manifest.name,
+      version: this.manifest.version,
+      sha256: this.manifest.weightsSha256,
+      quantization: this.manifest.quantization,
+      backend: this.backend.name,
+    };
+  }
+
+  inferRgb(rgb: Uint8Array, width: number, height: number): { detections: Detection[]; timings: Inference['timings'] } {
+    const t0 = performance.now();
+    const cfg = this.net.config;
+    const { input, geometry } = letterboxTensor(rgb, width, height, cfg.inputSize, cfg.channelMeans);
+    const t1 = performance.now();
+    let raw: RawDetection[];
+    try {
+      raw = detect(this.net, input);
+    } finally {
+      input.dispose();
+    }
+    const t2 = performance.now();
+    const detections = raw.map((d) => toFrameDetection(d, geometry, width, height, cfg.detection.maskThreshold));
+    const t3 = performance.now();
+    return { detections, timings: { preprocessMs: t1 - t0, inferMs: t2 - t1, postprocessMs: t3 - t2 } };
+  }
+
+  infer(frame: Frame): Inference {
+    if (frame.format !== 'RGB') throw new Error(`frame ${frame.seq} is ${String(frame.format)}, the model takes RGB`);
+    const { detections, timings } = this.inferRgb(frame.data, frame.width, frame.height);
+    return { frame: frameInfo(frame), detections, timings };
+  }
+
+  dispose(): void {
+    this.net.dispose();
+  }
+
+  static tensorCount(): number {
+    return tf.memory().numTensors;
+  }
+}
