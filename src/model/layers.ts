@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { conv2d, type ConvOptions } from './conv2d.js';
+import { countFlops } from './flops.js';
 import type { ParamStore } from './params.js';
 
 /** How a forward pass treats batch norm: batch statistics while training, running ones otherwise. */
@@ -34,6 +35,9 @@ export type Activation = 'relu' | 'linear';
 export function conv(p: ParamStore, mode: Mode, name: string, x: tf.Tensor4D, opts: ConvOptions & { act?: Activation } = {}): tf.Tensor4D {
   const act = opts.act ?? 'relu';
   const kernel = p.get(`${name}/kernel`) as unknown as tf.Tensor4D;
+  const stride = opts.stride ?? 1;
+  const [kh, kw, cin, cout] = kernel.shape;
+  countFlops(2 * x.shape[0] * Math.ceil(x.shape[1] / stride) * Math.ceil(x.shape[2] / stride) * kh * kw * cin * cout);
   if (!mode.training && p.has(`${name}/folded_bias`)) {
     const pads = opts.pad;
     return tf.fused.conv2d({
@@ -109,5 +113,7 @@ export function declareDense(p: ParamStore, name: string, cin: number, cout: num
 }
 
 export function dense(p: ParamStore, name: string, x: tf.Tensor2D, act: Activation = 'relu'): tf.Tensor2D {
+  const k = p.get(`${name}/kernel`);
+  countFlops(2 * x.shape[0] * k.size);
   return tf.fused.matMul({ a: x, b: p.get(`${name}/kernel`) as unknown as tf.Tensor2D, bias: p.get(`${name}/bias`), activation: act }) as tf.Tensor2D;
 }

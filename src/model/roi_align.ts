@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { countFlops } from './flops.js';
 
 /**
  * Row of RoI-align weights for one output bin: the mean of the bilinear weights of `samples` evenly
@@ -73,6 +74,7 @@ export function roiAlign(levels: tf.Tensor4D[], strides: number[], rois: Roi[], 
       order.push(ri);
     });
     const n = idx.length;
+    countFlops(2 * n * pooled * h * w * c + 2 * n * pooled * w * pooled * c);
     const fm = tf.reshape(tf.slice(f, [b, 0, 0, 0], [1, h, w, c]), [h, w * c]);
     // Rows first: [n·P, H] × [H, W·C].
     const t = tf.matMul(tf.tensor2d(ry, [n * pooled, h]), fm);
