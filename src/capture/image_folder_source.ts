@@ -1,0 +1,155 @@
+/**
+ * A folder of still images played as a stream, for tests and demos. Decoded with sharp rather than a
+ * GStreamer multifilesrc chain because multifilesrc needs numbered file names of one format and size,
+ * while real folders mix JPEG/PNG, names and sizes.
+ *
+ * Order: file names in natural order (img2 before img10). Size: each image at its own size unless a
+ * width/height is requested, in which case it is scaled to fit and letterboxed on black, like the
+ * GStreamer sources. Pace: `fps` (default 5) in real time, or as fast as they decode.
+ */
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { CaptureError } from './errors.js';
+import { captureTime, type CaptureSession, type RawFrame, type SessionHandlers } from './session.js';
+
+export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp', '.tif', '.tiff'] as const;
+export const DEFAULT_IMAGE_FPS = 5;
+
+export interface ImageFolderOptions {
+  fps?: number;
+  realtime?: boolean;
+  width?: number;
+  height?: number;
+}
+
+const collator = new Intl.Collator('en', { numeric: true, sensitivity: 'base' });
+
+/** Image files of a folder in play order (absolute paths). */
+export async function listImages(folder: string): Promise<string[]> {
+  const entries = await readdir(folder, { withFileTypes: true });
+  return entries
+    .filter((e) => e.isFile() && (IMAGE_EXTENSIONS as readonly string[]).includes(path.extname(e.name).toLowerCase()))
+    .map((e) => e.name)
+    .sort(collator.compare)
+    .map((name) => path.join(folder, name));
+}
+
+type Decoded = Omit<RawFrame, 'at' | 'fps'>;
+
+async function decodeImage(file: string, opts: ImageFolderOptions): Promise<Decoded> {
+  const { default: sharp } = await import('sharp');
+  let img = sharp(file).autoOrient();
+  if (opts.width !== undefined && opts.height !== undefined) {
+    img = img.resize(opts.width, opts.height, { fit: 'contain', background: { r: 0, g: 0, b: 0 } });
+  }
+  // Grey and palette images come out with one channel, PNGs may carry alpha: always packed sRGB.
+  const { data, info } = await img.removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+  if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
+  return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };
+}
+
+export function startImageFolderSession(folder: string, source: string, opts: ImageFolderOptions, h: SessionHandlers): CaptureSession {
+  const fps = opts.fps ?? DEFAULT_IMAGE_FPS;
+  const intervalMs = 1000 / fps;
+  const realtime = opts.realtime ?? true;
+  let stopped = false;
+  let files: string[] = [];
+  let index = 0;
+  let atEnd = false;
+  let nextDueMs = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  /** The next image is decoded while the current one is on screen. */
+  let prefetch: { index: number; result: Promise<Decoded> } | undefined;
+
+  const fail = (err: CaptureError): void => {
+    if (stopped) return;
+    stop();
+    h.error(err);
+  };
+
+  const decode = (i: number): Promise<Decoded> => {
+    const result = decodeImage(files[i]!, opts);
+    result.catch(() => undefined); // observed where it is awaited; this only silences a dropped prefetch
+    return result;
+  };
+
+  const sleep = (ms: number): Promise<void> => new Promise((resolve) => (timer = setTimeout(resolve, ms)));
+
+  const play = async (): Promise<void> => {
+    while (!stopped) {
+      if (index >= files.length) {
+        atEnd = true;
+        return h.eos();
+      }
+      const current = prefetch?.index === index ? prefetch.result : decode(index);
+      let img: Decoded;
+      try {
+        img = await current;
+      } catch (err) {
+        return fail(
+          new CaptureError('DECODE', `cannot decode ${files[index]}: ${(err as Error).message}`, {
+            hint: 'remove or replace the file; images: plays JPEG, PNG, WebP and TIFF',
+            cause: err,
+          }),
+        );
+      }
+      if (stopped) return;
+      const following = index + 1 < files.length ? index + 1 : 0;
+      prefetch = { index: following, result: decode(following) };
+      if (realtime) {
+        const wait = nextDueMs - performance.now();
+        if (wait > 0) await sleep(wait);
+        if (stopped) return;
+        // On time: the next frame is due one interval after this one was (no drift). Late by more than
+        // an interval (a slow decode): start counting from now, rather than catching up in a burst.
+        const now = performance.now();
+        nextDueMs = (now - nextDueMs > intervalMs ? now : nextDueMs) + intervalMs;
+      } else {
+        // Yield to the event loop between frames so an unsubscribe can get in.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (stopped) return;
+      }
+      index++;
+      h.frame({ ...img, fps, at: captureTime() });
+    }
+  };
+
+  const stop = (): void => {
+    stopped = true;
+    if (timer) clearTimeout(timer);
+    prefetch = undefined;
+  };
+
+  const rewind = (): boolean => {
+    if (stopped || !atEnd) return false;
+    atEnd = false;
+    index = 0;
+    void play();
+    return true;
+  };
+
+  void (async () => {
+    try {
+      files = await listImages(folder);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      return fail(
+        code === 'ENOENT'
+          ? new CaptureError('NOT_FOUND', `image folder ${folder} does not exist`, { hint: 'check the path given after images:' })
+          : code === 'ENOTDIR'
+            ? new CaptureError('BAD_SOURCE', `${folder} is a file, not a folder`, { hint: `for a video use file:${folder}` })
+            : new CaptureError('RUNTIME', `cannot read image folder ${folder}: ${(err as Error).message}`, { cause: err }),
+      );
+    }
+    if (stopped) return;
+    if (files.length === 0) {
+      return fail(
+        new CaptureError('NOT_FOUND', `no images in ${folder}`, { hint: `images: plays files ending in ${IMAGE_EXTENSIONS.join(' ')}; source was ${source}` }),
+      );
+    }
+    h.opened();
+    await play();
+  })();
+
+  return { rewind, stop };
+}

@@ -1,0 +1,289 @@
+/**
+ * A source as an RxJS stream that survives its camera: sessions are opened, watched for stalls, torn
+ * down and re-opened with back-off, while `frames$` stays subscribed and `events$` says what happened.
+ */
+import { Observable, Subject, share } from 'rxjs';
+import type { CaptureTime, Frame } from '../types/frame.js';
+import { backoffDelayMs, backoffPolicy, type BackoffPolicy } from './backoff.js';
+import { CaptureError } from './errors.js';
+import type { CaptureEvent } from './events.js';
+import { startGstSession } from './gst_source.js';
+import { startImageFolderSession } from './image_folder_source.js';
+import { preflight } from './preflight.js';
+import { captureTime, type CaptureSession, type RawFrame } from './session.js';
+import { launchPlans, normalizeRequest, parseSource, type FrameRequest, type LaunchPlan, type SourceKind, type SourceSpec } from './source_spec.js';
+
+export interface OpenSourceOptions extends FrameRequest {
+  /** Recorded media (file:, images:, gst:) start again at the end instead of completing. */
+  loop?: boolean;
+  /** No frame for this long (after the first) = stalled: tear down and re-open. Default 2000. */
+  stallTimeoutMs?: number;
+  /** Allowance for the first frame after opening; cameras take a while to start. Default 5000. */
+  firstFrameTimeoutMs?: number;
+  /**
+   * Re-open after errors, stalls and (cameras) unexpected ends, with this back-off. Default: on for
+   * v4l2:, test and gst: (live sources), off for file: and images: (an error there is final).
+   */
+  restart?: boolean | Partial<BackoffPolicy>;
+  /** Give up after this many re-opens (the stream then errors). Default: never. */
+  maxRestarts?: number;
+  /** A session that has streamed this long resets the back-off to its initial delay. Default 10000. */
+  healthyAfterMs?: number;
+  /** Base for relative paths in the source string. Default process.cwd(). */
+  cwd?: string;
+  /** Source of jitter for the back-off (tests pass a constant). */
+  random?: () => number;
+}
+
+export type CaptureState = 'idle' | 'opening' | 'streaming' | 'waiting' | 'closed';
+
+export interface CaptureStats {
+  state: CaptureState;
+  /** Frames delivered since openSource (all subscriptions, all restarts). */
+  frames: number;
+  restarts: number;
+  lastFrameAt?: CaptureTime;
+  width?: number;
+  height?: number;
+  fps?: number;
+  /** The launch plan (camera format) in use. */
+  plan?: string;
+  lastError?: CaptureError;
+}
+
+export interface CaptureSource {
+  /** Canonical id, also `Frame.source`. */
+  readonly source: string;
+  readonly kind: SourceKind;
+  /**
+   * Frames; subscribing opens the source, the last unsubscribe closes it (one pipeline however many
+   * subscribers). Completes at the end of a recording (unless loop), errors with a CaptureError when the
+   * source fails for good. `seq` keeps counting across re-opens and re-subscriptions.
+   */
+  readonly frames$: Observable<Frame>;
+  /** Hot: subscribe before frames$ to see the opening. Never completes; `closed` marks each end. */
+  readonly events$: Observable<CaptureEvent>;
+  stats(): CaptureStats;
+}
+
+const LIVE_KINDS: ReadonlySet<SourceKind> = new Set(['v4l2', 'test', 'gst']);
+
+/**
+ * Parses the source and options (throws CaptureError 'BAD_SOURCE' at once if they are malformed);
+ * nothing is opened until frames$ is subscribed.
+ */
+export function openSource(source: string, options: OpenSourceOptions = {}): CaptureSource {
+  const spec = parseSource(source, options.cwd);
+  const request = normalizeRequest(options);
+  const plans: LaunchPlan[] = spec.kind === 'images' ? [{ label: 'images', description: '', sync: request.realtime, drop: true }] : launchPlans(spec, request);
+  const restartOpt = options.restart ?? LIVE_KINDS.has(spec.kind);
+  const policy: BackoffPolicy | undefined = restartOpt === false ? undefined : backoffPolicy(restartOpt === true ? {} : restartOpt);
+  const stallTimeoutMs = positive(options.stallTimeoutMs ?? 2000, 'stallTimeoutMs');
+  const firstFrameTimeoutMs = positive(options.firstFrameTimeoutMs ?? Math.max(5000, stallTimeoutMs), 'firstFrameTimeoutMs');
+  const healthyAfterMs = options.healthyAfterMs ?? 10_000;
+  const maxRestarts = options.maxRestarts ?? Infinity;
+  const random = options.random ?? Math.random;
+
+  const events = new Subject<CaptureEvent>();
+  const stats: CaptureStats = { state: 'idle', frames: 0, restarts: 0 };
+  let seq = 0;
+  /** The camera format that has delivered frames before: re-opens go straight to it. */
+  let provenPlan: number | undefined;
+
+  const emit = (e: DistributiveOmit<CaptureEvent, 'source' | 'at' | 'restarts'>): void => {
+    events.next({ ...e, source: spec.id, at: captureTime(), restarts: stats.restarts } as CaptureEvent);
+  };
+
+  const frames$ = new Observable<Frame>((subscriber) => {
+    let session: CaptureSession | undefined;
+    let token = 0;
+    let closed = false;
+    let failures = 0;
+    let attempt = 0;
+    let planIndex = provenPlan ?? 0;
+    let reopenTimer: ReturnType<typeof setTimeout> | undefined;
+    let watchdog: ReturnType<typeof setTimeout> | undefined;
+    let openedAtMs = 0;
+    let sessionFrames = 0;
+    let firstFrameMs: number | undefined;
+    let lastFrameMs: number | undefined;
+    let sessionFps: number | undefined;
+    let lastSize: string | undefined;
+
+    const endSession = (): void => {
+      token++;
+      if (watchdog) clearTimeout(watchdog);
+      watchdog = undefined;
+      session?.stop();
+      session = undefined;
+    };
+
+    const close = (reason: 'unsubscribed' | 'completed' | 'failed'): void => {
+      if (closed) return;
+      closed = true;
+      endSession();
+      if (reopenTimer) clearTimeout(reopenTimer);
+      reopenTimer = undefined;
+      stats.state = 'closed';
+      emit({ type: 'closed', reason, frames: stats.frames });
+    };
+
+    const stallLimitMs = (): number => {
+      if (sessionFrames === 0) return firstFrameTimeoutMs;
+      // A slow recording or image folder (say 0.25 fps) is not stalled between its frames.
+      return sessionFps ? Math.max(stallTimeoutMs, 3000 / sessionFps) : stallTimeoutMs;
+    };
+
+    const checkStall = (): void => {
+      watchdog = undefined;
+      if (closed || !session) return;
+      const since = performance.now() - (lastFrameMs ?? openedAtMs);
+      const limit = stallLimitMs();
+      if (since < limit) {
+        watchdog = setTimeout(checkStall, limit - since);
+        return;
+      }
+      emit({ type: 'stalled', sinceMs: Math.round(since), timeoutMs: Math.round(limit) });
+      const what = sessionFrames === 0 ? 'no first frame' : 'no frame';
+      onError(
+        new CaptureError('STALLED', `${what} from ${spec.id} for ${Math.round(since)} ms`, {
+          hint: spec.kind === 'v4l2' ? 'check the cable and `dmesg` for USB resets; a lower resolution or frame rate helps a saturated USB bus' : 'the source stopped producing frames',
+        }),
+      );
+    };
+
+    const open = (): void => {
+      if (closed) return;
+      reopenTimer = undefined;
+      attempt++;
+      const plan = plans[planIndex]!;
+      stats.state = 'opening';
+      stats.plan = plan.label;
+      emit({ type: 'opening', attempt, plan: plan.label });
+      sessionFrames = 0;
+      firstFrameMs = lastFrameMs = sessionFps = undefined;
+      openedAtMs = performance.now();
+      const my = ++token;
+      const guard =
+        <A extends unknown[]>(fn: (...a: A) => void) =>
+        (...a: A): void => {
+          if (my === token && !closed) fn(...a);
+        };
+      const handlers = {
+        opened: guard(() => emit({ type: 'opened', attempt, plan: plan.label })),
+        frame: guard(onFrame),
+        eos: guard(onEos),
+        error: guard(onError),
+      };
+      const blocked = preflight(spec);
+      if (blocked) {
+        session = { rewind: () => false, stop: () => undefined };
+        queueMicrotask(() => handlers.error(blocked));
+        return;
+      }
+      session = startSession(spec, plan, request, handlers);
+      watchdog = setTimeout(checkStall, stallLimitMs());
+    };
+
+    const onFrame = (raw: RawFrame): void => {
+      const now = raw.at.monoMs;
+      if (sessionFrames === 0) {
+        firstFrameMs = now;
+        if (spec.kind === 'v4l2') provenPlan = planIndex;
+        stats.state = 'streaming';
+        emit({ type: 'first-frame', width: raw.width, height: raw.height, openMs: Math.round(now - openedAtMs), ...(raw.fps !== undefined && { fps: raw.fps }) });
+      }
+      const size = `${raw.width}x${raw.height}`;
+      if (lastSize !== undefined && size !== lastSize && sessionFrames > 0) emit({ type: 'resized', width: raw.width, height: raw.height });
+      lastSize = size;
+      sessionFrames++;
+      lastFrameMs = now;
+      sessionFps = raw.fps;
+      if (failures > 0 && firstFrameMs !== undefined && now - firstFrameMs >= healthyAfterMs) failures = 0;
+      stats.frames++;
+      stats.lastFrameAt = raw.at;
+      stats.width = raw.width;
+      stats.height = raw.height;
+      if (raw.fps !== undefined) stats.fps = raw.fps;
+      subscriber.next({ seq: seq++, capturedAt: raw.at, width: raw.width, height: raw.height, format: 'RGB', data: raw.data, source: spec.id });
+    };
+
+    const onEos = (): void => {
+      const frames = sessionFrames;
+      if (spec.kind === 'v4l2' && policy) {
+        // A camera does not end; it was unplugged or reset.
+        emit({ type: 'eos', frames, action: 'reopen' });
+        return retry(new CaptureError('RUNTIME', `${spec.id} ended unexpectedly`, { hint: 'the camera was unplugged or reset; check the cable and `dmesg`' }));
+      }
+      if (options.loop && session?.rewind()) {
+        emit({ type: 'eos', frames, action: 'loop' });
+        return;
+      }
+      emit({ type: 'eos', frames, action: 'complete' });
+      close('completed');
+      subscriber.complete();
+    };
+
+    const onError = (err: CaptureError): void => {
+      const neverStreamed = sessionFrames === 0 && provenPlan === undefined;
+      endSession();
+      stats.lastError = err;
+      // A camera format that cannot work here: try the next one at once, no back-off.
+      if (neverStreamed && planIndex + 1 < plans.length && ['NOT_NEGOTIATED', 'MISSING_PLUGIN', 'DECODE'].includes(err.code)) {
+        const from = plans[planIndex]!.label;
+        planIndex++;
+        emit({ type: 'fallback', from, to: plans[planIndex]!.label, reason: err.message });
+        return open();
+      }
+      retry(err);
+    };
+
+    const retry = (err: CaptureError): void => {
+      endSession();
+      const willRetry = policy !== undefined && err.retryable && stats.restarts < maxRestarts;
+      emit({ type: 'error', error: err.toJSON(), willRetry });
+      if (!willRetry) {
+        close('failed');
+        return subscriber.error(err);
+      }
+      failures++;
+      if (provenPlan === undefined) planIndex = 0;
+      const inMs = backoffDelayMs(failures, policy!, random);
+      stats.state = 'waiting';
+      emit({ type: 'reopening', inMs, failures });
+      reopenTimer = setTimeout(() => {
+        stats.restarts++;
+        open();
+      }, inMs);
+    };
+
+    open();
+    return () => close('unsubscribed');
+  }).pipe(share());
+
+  return { source: spec.id, kind: spec.kind, frames$, events$: events.asObservable(), stats: () => ({ ...stats }) };
+}
+
+function startSession(spec: SourceSpec, plan: LaunchPlan, request: ReturnType<typeof normalizeRequest>, handlers: Parameters<typeof startGstSession>[2]): CaptureSession {
+  if (spec.kind === 'images') {
+    return startImageFolderSession(
+      spec.folder,
+      spec.id,
+      {
+        realtime: request.realtime,
+        ...(request.fps !== undefined && { fps: request.fps }),
+        ...(request.width !== undefined && { width: request.width }),
+        ...(request.height !== undefined && { height: request.height }),
+      },
+      handlers,
+    );
+  }
+  return startGstSession(plan, { source: spec.id, ...(spec.kind === 'v4l2' && { device: spec.device }), userDescription: spec.kind === 'gst' }, handlers);
+}
+
+function positive(v: number, name: string): number {
+  if (!(Number.isFinite(v) && v > 0)) throw new CaptureError('BAD_SOURCE', `${name} must be a positive number of ms, got ${v}`);
+  return v;
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
