@@ -10,7 +10,7 @@ import type { CaptureEvent } from './events.js';
 import { startGstSession } from './gst_source.js';
 import { startImageFolderSession } from './image_folder_source.js';
 import { preflight } from './preflight.js';
-import { captureTime, type CaptureSession, type RawFrame } from './session.js';
+import { captureTime, type CaptureSession, type RawFrame, type SessionHandlers } from './session.js';
 import { launchPlans, normalizeRequest, parseSource, type FrameRequest, type LaunchPlan, type SourceKind, type SourceSpec } from './source_spec.js';
 
 export interface OpenSourceOptions extends FrameRequest {
@@ -66,13 +66,21 @@ export interface CaptureSource {
   stats(): CaptureStats;
 }
 
+/** @internal Seams for tests that drive the supervisor with fake sessions (e.g. a camera format fallback). */
+export interface SessionDeps {
+  startSession?: typeof startSession;
+  preflight?: typeof preflight;
+}
+
 const LIVE_KINDS: ReadonlySet<SourceKind> = new Set(['v4l2', 'test', 'gst']);
 
 /**
  * Parses the source and options (throws CaptureError 'BAD_SOURCE' at once if they are malformed);
  * nothing is opened until frames$ is subscribed.
  */
-export function openSource(source: string, options: OpenSourceOptions = {}): CaptureSource {
+export function openSource(source: string, options: OpenSourceOptions = {}, deps: SessionDeps = {}): CaptureSource {
+  const start = deps.startSession ?? startSession;
+  const check = deps.preflight ?? preflight;
   const spec = parseSource(source, options.cwd);
   const request = normalizeRequest(options);
   const plans: LaunchPlan[] = spec.kind === 'images' ? [{ label: 'images', description: '', sync: request.realtime, drop: true }] : launchPlans(spec, request);
@@ -160,6 +168,7 @@ export function openSource(source: string, options: OpenSourceOptions = {}): Cap
       stats.state = 'opening';
       stats.plan = plan.label;
       emit({ type: 'opening', attempt, plan: plan.label });
+      if (closed) return; // an events$ subscriber may unsubscribe frames$ from inside emit()
       sessionFrames = 0;
       firstFrameMs = lastFrameMs = sessionFps = undefined;
       openedAtMs = performance.now();
@@ -175,13 +184,13 @@ export function openSource(source: string, options: OpenSourceOptions = {}): Cap
         eos: guard(onEos),
         error: guard(onError),
       };
-      const blocked = preflight(spec);
+      const blocked = check(spec);
       if (blocked) {
         session = { rewind: () => false, stop: () => undefined };
         queueMicrotask(() => handlers.error(blocked));
         return;
       }
-      session = startSession(spec, plan, request, handlers);
+      session = start(spec, plan, request, handlers);
       watchdog = setTimeout(checkStall, stallLimitMs());
     };
 
@@ -199,6 +208,11 @@ export function openSource(source: string, options: OpenSourceOptions = {}): Cap
       sessionFrames++;
       lastFrameMs = now;
       sessionFps = raw.fps;
+      if (sessionFrames === 1) {
+        // The watchdog was set for the (longer) first-frame allowance; from now on the stall timeout rules.
+        if (watchdog) clearTimeout(watchdog);
+        watchdog = setTimeout(checkStall, stallLimitMs());
+      }
       if (failures > 0 && firstFrameMs !== undefined && now - firstFrameMs >= healthyAfterMs) failures = 0;
       stats.frames++;
       stats.lastFrameAt = raw.at;
@@ -233,7 +247,7 @@ export function openSource(source: string, options: OpenSourceOptions = {}): Cap
         const from = plans[planIndex]!.label;
         planIndex++;
         emit({ type: 'fallback', from, to: plans[planIndex]!.label, reason: err.message });
-        return open();
+        return open(); // open() checks `closed` first
       }
       retry(err);
     };
@@ -242,6 +256,7 @@ export function openSource(source: string, options: OpenSourceOptions = {}): Cap
       endSession();
       const willRetry = policy !== undefined && err.retryable && stats.restarts < maxRestarts;
       emit({ type: 'error', error: err.toJSON(), willRetry });
+      if (closed) return;
       if (!willRetry) {
         close('failed');
         return subscriber.error(err);
@@ -251,6 +266,7 @@ export function openSource(source: string, options: OpenSourceOptions = {}): Cap
       const inMs = backoffDelayMs(failures, policy!, random);
       stats.state = 'waiting';
       emit({ type: 'reopening', inMs, failures });
+      if (closed) return;
       reopenTimer = setTimeout(() => {
         stats.restarts++;
         open();
@@ -264,7 +280,7 @@ export function openSource(source: string, options: OpenSourceOptions = {}): Cap
   return { source: spec.id, kind: spec.kind, frames$, events$: events.asObservable(), stats: () => ({ ...stats }) };
 }
 
-function startSession(spec: SourceSpec, plan: LaunchPlan, request: ReturnType<typeof normalizeRequest>, handlers: Parameters<typeof startGstSession>[2]): CaptureSession {
+function startSession(spec: SourceSpec, plan: LaunchPlan, request: ReturnType<typeof normalizeRequest>, handlers: SessionHandlers): CaptureSession {
   if (spec.kind === 'images') {
     return startImageFolderSession(
       spec.folder,

@@ -1,0 +1,34 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const fixture = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'open_close_exit.ts');
+
+describe('teardown', () => {
+  it('after many open/close cycles nothing is left running: the process exits by itself', async () => {
+    const cycles = 60;
+    const child = spawn(process.execPath, ['--import', 'tsx', fixture, String(cycles)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    let printedAt = 0;
+    child.stdout.once('data', () => (printedAt = performance.now()));
+    const code = await new Promise<number | string>((resolve) => {
+      const killer = setTimeout(() => {
+        child.kill('SIGKILL');
+        resolve('did not exit within 9 s: something (a pipeline, a pool thread, a timer) was left running');
+      }, 9000);
+      child.on('exit', (c) => {
+        clearTimeout(killer);
+        resolve(c ?? -1);
+      });
+    });
+    expect(code, err).toBe(0);
+    const report = JSON.parse(out) as { frames: number; live: number };
+    expect(report).toMatchObject({ frames: cycles * 2, live: 0 });
+    // Exits promptly once its work is done (the blocked-bus-poll bug left it hanging for 15–80 s).
+    expect(performance.now() - printedAt).toBeLessThan(1500);
+  });
+});
