@@ -23,6 +23,9 @@ export interface Totals {
   dropped?: number;
   rejected?: Record<string, number>;
   cameraRestarts?: number;
+  /** Outbox: current depth (a gauge) and cumulative drops by reason (`OutboxStats.dropped`). */
+  outboxDepth?: number;
+  outboxDropped?: Record<string, number>;
 }
 
 export class Metrics {
@@ -41,6 +44,7 @@ export class Metrics {
   readonly cameraRestarts: Counter;
   readonly cameraState: Gauge<'state'>;
   private readonly seen = new Map<string, number>();
+  private readonly scrapeHooks = new Set<() => void>();
 
   constructor(opts: { prefix?: string; defaultMetrics?: boolean; labels?: Record<string, string> } = {}) {
     const p = opts.prefix ?? 'dermstream_';
@@ -84,7 +88,7 @@ export class Metrics {
   }
 
   /** Stage timings of one processed frame, e.g. `PipelineEvent.stages` (keys ending in `Ms`). */
-  observeStages(stages: Readonly<Record<string, number>>): void {
+  observeStages(stages: object): void {
     for (const [k, v] of Object.entries(stages)) {
       if (typeof v === 'number' && Number.isFinite(v)) this.stageLatency.observe({ stage: k.replace(/Ms$/, '') }, v);
     }
@@ -107,9 +111,18 @@ export class Metrics {
     step('dropped', t.dropped, (n) => this.framesDropped.inc(n));
     step('restarts', t.cameraRestarts, (n) => this.cameraRestarts.inc(n));
     for (const [reason, total] of Object.entries(t.rejected ?? {})) step(`rejected:${reason}`, total, (n) => this.qualityRejections.inc({ reason }, n));
+    for (const [reason, total] of Object.entries(t.outboxDropped ?? {})) step(`outbox:${reason}`, total, (n) => this.outboxDropped.inc({ reason }, n));
+    if (t.outboxDepth !== undefined) this.outboxDepth.set(t.outboxDepth);
+  }
+
+  /** Runs `hook` before every scrape (e.g. `() => metrics.syncTotals(...)`), so totals are fresh without a timer. */
+  beforeScrape(hook: () => void): () => void {
+    this.scrapeHooks.add(hook);
+    return () => this.scrapeHooks.delete(hook);
   }
 
   text(): Promise<string> {
+    for (const h of this.scrapeHooks) h();
     return this.registry.metrics();
   }
 }
