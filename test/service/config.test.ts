@@ -315,3 +315,21 @@ describe('state dir check', () => {
     expect(load({ flags: flags('--state-dir', d), isWritableDir: () => false }).notices).toEqual([]);
   });
 });
+
+describe('runOptionsFrom: config → startRun options', () => {
+  it('feeds capture, pipeline, publisher and the embedded broker from their keys', async () => {
+    const { runOptionsFrom } = await import('../../src/service/config/index.js');
+    const pw = secret('pw1');
+    const { config } = load({
+      configPath: file(`source: test\ncapture:\n  width: 640\n  height: 480\n  fps: 15\n  backoff:\n    initialMs: 250\nmqtt:\n  brokerUrl: mqtt://b:1883\n  passwordFile: ${pw}\n  liveMaxHz: 5\n  snapshot:\n    maxHz: 1\noutbox:\n  maxAgeHours: 2\npipeline:\n  debounce:\n    windowSize: 12\n`),
+    });
+    const o = runOptionsFrom(config);
+    expect(o.capture).toMatchObject({ width: 640, height: 480, fps: 15, stallTimeoutMs: 2000, restart: { initialMs: 250, maxMs: 10000 } });
+    expect(o.publisher).toMatchObject({ prefix: 'dermstream', password: 'pw1', rates: { liveMaxHz: 5, snapshotMaxHz: 0, snapshotMaxWidth: 320 }, outbox: { maxAgeMs: 7_200_000 } });
+    expect(o.pipeline.debounceParams?.windowSize).toBe(12);
+    expect(o.brokerUrl).toBe('mqtt://b:1883');
+    expect(o.embedded).toEqual({ host: '127.0.0.1', tcpPort: 1883, wsPort: 9001 });
+    // A recorded clip keeps capture's own default: no restarts.
+    expect(runOptionsFrom(load({ flags: flags('--source', 'file:/x.avi') }).config).capture.restart).toBeUndefined();
+  });
+});

@@ -9,3 +9,4 @@ export { ConfigError, isConfigError, describeSource, formatProblem, EX_CONFIG, t
 export { printConfig, maskSecrets } from './print.js';
 export { configSchema, SECRET_KEYS, LOG_LEVELS, BACKENDS, type DermstreamConfig, type ConfigInput } from './schema.js';
 export { levenshtein, closest } from './suggest.js';
+export { runOptionsFrom } from './run_options.js';

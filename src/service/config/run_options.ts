@@ -1,0 +1,57 @@
+/**
+ * The validated configuration → what `startRun` (src/service/run.ts) takes. One place that says which key
+ * feeds which room, so the wiring in run/cli stays a call: `startRun(runOptionsFrom(config), log, hooks)`.
+ */
+import { parseSource } from '../../capture/source_spec.js';
+import type { RunOptions } from '../run.js';
+import type { DermstreamConfig } from './schema.js';
+
+export function runOptionsFrom(c: DermstreamConfig, extra: { summary?: boolean } = {}): RunOptions {
+  const live = ['v4l2', 'test', 'gst'].includes(parseSource(c.source).kind);
+  const m = c.mqtt;
+  return {
+    source: c.source,
+    capture: {
+      width: c.capture.width,
+      height: c.capture.height,
+      fps: c.capture.fps,
+      realtime: c.capture.realtime,
+      loop: c.capture.loop,
+      stallTimeoutMs: c.capture.stallTimeoutMs,
+      ...(c.capture.formats && { v4l2Formats: c.capture.formats }),
+      // Recorded sources keep capture's default (no restart); live ones re-open with the configured back-off.
+      ...(live && { restart: { initialMs: c.capture.backoff.initialMs, maxMs: c.capture.backoff.maxMs } }),
+    },
+    modelDir: c.model.path,
+    backend: c.model.backend,
+    pipeline: {
+      qualityGate: c.pipeline.qualityGate,
+      qualityThresholds: c.pipeline.quality,
+      debounceParams: c.pipeline.debounce,
+      contourTolerance: c.pipeline.contourTolerancePx,
+    },
+    brokerUrl: m.brokerUrl,
+    embedded: { host: m.embedded.host, tcpPort: m.embedded.port, wsPort: m.embedded.wsPort },
+    publisher: {
+      prefix: m.topicPrefix,
+      clientId: m.clientId,
+      username: m.username,
+      password: m.password,
+      tls: { caFile: m.tls.ca, certFile: m.tls.cert, keyFile: m.tls.key, rejectUnauthorized: m.tls.rejectUnauthorized, servername: m.tls.servername },
+      keepaliveS: m.keepaliveS,
+      rates: {
+        liveMaxHz: m.liveMaxHz,
+        snapshotMaxHz: m.snapshot.enabled ? m.snapshot.maxHz : 0,
+        snapshotMaxWidth: m.snapshot.width,
+        heartbeatMs: m.heartbeatMs,
+        metricsIntervalMs: m.metricsIntervalMs,
+      },
+      outbox: { maxBytes: c.outbox.maxBytes, maxAgeMs: Math.round(c.outbox.maxAgeHours * 3600 * 1000) },
+    },
+    deviceId: c.deviceId,
+    stateDir: c.outbox.stateDir,
+    maxFrames: c.run.maxFrames,
+    durationS: c.run.durationS,
+    summary: extra.summary ?? false,
+  };
+}
