@@ -6,7 +6,7 @@ import { selectBackend, type BackendInfo, type BackendPreference } from './backe
 import { detect, type RawDetection } from './detect.js';
 import { foldBatchNorms } from './layers.js';
 import { letterboxTensor, type Letterbox } from './letterbox.js';
-import type { LesionNet } from './network.js';
+import { LesionNet } from './network.js';
 import { pasteMask } from './paste_mask.js';
 import { loadModel, type Manifest } from './weights_io.js';
 
@@ -47,9 +47,19 @@ export class LesionModel {
     readonly backend: BackendInfo,
   ) {}
 
-  static async load(dir: string, backend: BackendPreference = 'auto'): Promise<LesionModel> {
+  /**
+   * `inputSize` overrides the trained input size: the network is fully convolutional up to RoI align and
+   * its anchors scale with the input, so the same weights trade speed for detail (see the README table).
+   */
+  static async load(dir: string, backend: BackendPreference = 'auto', inputSize?: number): Promise<LesionModel> {
     const b = await selectBackend(backend);
-    const { net, manifest } = loadModel(dir);
+    const loaded = loadModel(dir);
+    const manifest = loaded.manifest;
+    let net = loaded.net;
+    if (inputSize && inputSize !== net.config.inputSize) {
+      if (inputSize % 32 !== 0) throw new Error(`input size ${inputSize} must be a multiple of 32`);
+      net = new LesionNet({ ...net.config, inputSize }, net.params);
+    }
     foldBatchNorms(net.params);
     const model = new LesionModel(net, manifest, b);
     // The first call compiles kernels and sizes buffers; do it before the first real frame.

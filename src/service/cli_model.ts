@@ -14,8 +14,8 @@ function folderBytes(dir: string): number {
   return readdirSync(dir).reduce((a, f) => a + statSync(join(dir, f)).size, 0);
 }
 
-async function runEval(modelDir: string, data: string, ids: string | undefined, backend: BackendPreference): Promise<EvalReport> {
-  const model = await LesionModel.load(modelDir, backend);
+async function runEval(modelDir: string, data: string, ids: string | undefined, backend: BackendPreference, inputSize?: number): Promise<EvalReport> {
+  const model = await LesionModel.load(modelDir, backend, inputSize);
   try {
     const rows = selectRows(data, ids);
     let last = 0;
@@ -40,9 +40,10 @@ export function registerEval(program: Command): void {
     .option('--model <dir>', 'model folder', defaultModelDir())
     .option('--ids <file>', 'score only these image ids (JSON array, or split.json from training: its "val" list)')
     .option('--json <file>', 'also write the report as JSON')
+    .option('--input-size <n>', 'run the same weights at another input size (multiple of 32)', (v) => parseInt(v, 10))
     .option('--backend <name>', 'auto | tensorflow | wasm | cpu', 'auto')
     .action(async (o) => {
-      const report = await runEval(o.model, o.data, o.ids, o.backend);
+      const report = await runEval(o.model, o.data, o.ids, o.backend, o.inputSize);
       console.log(formatReport(report));
       if (o.json) {
         mkdirSync(dirname(o.json), { recursive: true });
