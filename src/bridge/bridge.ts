@@ -12,6 +12,19 @@
  *     and fdatasync — only then is the MQTT message acknowledged, so a crash before that leaves it with the broker,
  *     which sends it again (persistent session, stable client id);
  *  5. queue it for the FHIR server (`fhir_sender.ts`, off the acknowledgement path, with its own journal).
+ *
+ * Operating notes (measured against Mosquitto 2.0.11):
+ * - Each worker has a persistent session (clean start off, session expiry 7 days by default) under a client id that
+ *   is stable per host and output file, so verdicts it had not acknowledged when it crashed are sent to it again
+ *   when it comes back (the kill -9 test).
+ * - Mosquitto keeps routing a share group's messages round-robin to members whose persistent session is offline:
+ *   while a crashed worker is down, its share of *new* verdicts waits in its session until it returns (they are not
+ *   lost unless it stays away longer than the session expiry). Run workers under a supervisor that restarts them
+ *   (systemd `Restart=always`); to drain the session of a worker that will not return, start a bridge with its
+ *   `--client-id` (logged at start) anywhere. A worker that stops cleanly unsubscribes first, so it does not hoard.
+ * - All workers of a group must see the same claim directory (same host, or a shared filesystem); otherwise a
+ *   duplicate publish delivered to two workers is written by both (the FHIR conditional create still stops the
+ *   second resource).
  */
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';

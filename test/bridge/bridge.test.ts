@@ -285,14 +285,48 @@ describe.skipIf(!mosquittoAvailable)('EHR bridge on Mosquitto', () => {
     expect(hits).toEqual([m.messageId]);
   });
 
-  it('measures throughput: two workers, 1000 stable verdicts', async () => {
+  it('runs as `dermstream bridge …`: options parsed, counters on GET /stats, clean exit on SIGTERM', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'bridge-'));
+    const out = join(dir, 'cli.ndjson');
+    const { createServer: netServer } = await import('node:net');
+    const httpPort = await new Promise<number>((resolve) => {
+      const s = netServer().listen(0, '127.0.0.1', () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => resolve(p));
+      });
+    });
+    const script = new URL('./helpers/cli_child.ts', import.meta.url).pathname;
+    const args = ['bridge', '--broker', broker.url, '--out', out, '--group', `cli${Date.now()}`, '--device', 'derm-05', '--http-port', String(httpPort), '--stats-interval', '0', '--log-level', 'info'];
+    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(child);
+    let logs = '';
+    child.stdout!.on('data', (d) => (logs += d));
+    child.stderr!.on('data', (d) => (logs += d));
+    await waitUntil(() => logs.includes('bridge: subscribed'), 30_000, 'the CLI bridge to subscribe');
+    const pub = await publisher(broker.url);
+    const m = lesionMessage({ seq: 1, deviceId: 'derm-05', sessionId: 'cli' });
+    await pub.send(topicOf(m), m);
+    await pub.send(topicOf(lesionMessage({ seq: 2, deviceId: 'derm-06', sessionId: 'cli' })), lesionMessage({ seq: 2, deviceId: 'derm-06', sessionId: 'cli' })); // other device: not subscribed
+    await waitUntil(async () => (await idsOf(out)).length === 1, 10_000, 'the CLI bridge to write');
+    const stats = await (await fetch(`http://127.0.0.1:${httpPort}/stats`)).json();
+    expect(stats).toMatchObject({ received: 1, written: 1, invalid: { json: 0, schema: 0, topic: 0 } });
+    expect((await fetch(`http://127.0.0.1:${httpPort}/healthz`)).status).toBe(200);
+    const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    child.kill('SIGTERM');
+    expect(await exit).toBe(0);
+    expect(logs).toMatch(/bridge: final counters/);
+    expect(await idsOf(out)).toEqual([m.messageId]);
+    await pub.close();
+  });
+
+  it('measures throughput: two workers, 500 stable verdicts', async () => {
     dir = await mkdtemp(join(tmpdir(), 'bridge-'));
     const group = `t${Date.now()}`;
     const a = await startBridge({ brokerUrl: broker.url, out: join(dir, 'a.ndjson'), group });
     const b = await startBridge({ brokerUrl: broker.url, out: join(dir, 'b.ndjson'), group });
     bridges.push(a, b);
     const pub = await publisher(broker.url);
-    const n = 1000;
+    const n = 500;
     const msgs = Array.from({ length: n }, (_, i) => lesionMessage({ seq: i, sessionId: 'tput' }));
     const t0 = performance.now();
     await Promise.all(msgs.map((m) => pub.send(topicOf(m), m)));
