@@ -11,6 +11,8 @@ export interface InferenceClient {
   identity: ModelIdentity;
   backendSkipped: string[];
   infer(frame: Frame): Promise<Inference>;
+  /** Tensors and bytes held by the backend in the worker (a leak shows here first). */
+  memory(): Promise<{ numTensors: number; numBytes: number }>;
   close(): Promise<void>;
 }
 
@@ -34,6 +36,7 @@ function createWorker(data: unknown): Worker {
 export function startInferenceWorker(modelDir: string, backend: BackendPreference = 'auto'): Promise<InferenceClient> {
   const worker = createWorker({ modelDir, backend });
   const pending = new Map<number, { resolve: (v: Inference) => void; reject: (e: Error) => void; frame: Frame }>();
+  const statsPending = new Map<number, (m: { numTensors: number; numBytes: number }) => void>();
   let nextId = 1;
   let dead: Error | null = null;
   const failAll = (err: Error) => {
@@ -70,11 +73,24 @@ export function startInferenceWorker(modelDir: string, backend: BackendPreferenc
               worker.postMessage({ id, seq: frame.seq, width: frame.width, height: frame.height, data: frame.data });
             });
           },
+          memory() {
+            if (dead) return Promise.reject(dead);
+            const id = nextId++;
+            return new Promise((resolve) => {
+              statsPending.set(id, resolve);
+              worker.postMessage({ type: 'stats', id });
+            });
+          },
           async close() {
             failAll(new InferenceWorkerError('inference worker closed'));
             await worker.terminate();
           },
         });
+        return;
+      }
+      if (msg.type === 'stats') {
+        statsPending.get(msg.id as number)?.((msg as unknown as { memory: { numTensors: number; numBytes: number } }).memory);
+        statsPending.delete(msg.id as number);
         return;
       }
       const p = msg.id !== undefined ? pending.get(msg.id) : undefined;

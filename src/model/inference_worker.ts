@@ -26,7 +26,11 @@ const init = workerData as Init;
 LesionModel.load(init.modelDir, init.backend).then(
   (model) => {
     port.postMessage({ type: 'ready', identity: model.identity, skipped: model.backend.skipped, provider: model.backend.provider });
-    port.on('message', (req: Request) => {
+    port.on('message', (req: Request | { type: 'stats'; id: number }) => {
+      if ('type' in req) {
+        port.postMessage({ type: 'stats', id: req.id, memory: LesionModel.memory() });
+        return;
+      }
       try {
         const r = model.inferRgb(req.data, req.width, req.height);
         const transfer = r.detections.map((d) => d.mask.data.buffer as ArrayBuffer);

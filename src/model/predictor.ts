@@ -104,7 +104,8 @@ export class LesionModel {
     this.net.dispose();
   }
 
-  static tensorCount(): number {
-    return tf.memory().numTensors;
+  static memory(): { numTensors: number; numBytes: number } {
+    const m = tf.memory();
+    return { numTensors: m.numTensors, numBytes: m.numBytes };
   }
 }

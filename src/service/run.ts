@@ -56,6 +56,7 @@ export interface RunHandle {
   stop(reason: string): Promise<RunSummary>;
   capture: CaptureSource;
   publisher: Publisher;
+  inference: InferenceClient;
   pipelineCounters(): ReturnType<ReturnType<typeof createPipeline>['counters']>;
 }
 
@@ -221,6 +222,7 @@ export async function startRun(opts: RunOptions, log: Logger, hooks: RunHooks = 
     },
     capture,
     publisher,
+    inference,
     pipelineCounters: () => pipeline.counters(),
   };
 }
