@@ -3,6 +3,7 @@ import { loadOrReport } from './cli_config.js';
 import { addConfigFlags, runOptionsFrom } from './config/index.js';
 import { ServiceMonitor, startHealthServer } from './health/index.js';
 import { createLogger } from './logging.js';
+import { startDisplayServer, type DisplayServer } from '../display/index.js';
 import { startRun, type RunHandle } from './run.js';
 
 /** `dermstream run`: the main job, wired to config, logs, health/metrics and systemd. */
@@ -14,7 +15,13 @@ export function registerRun(program: Command): void {
   run.action(async (o: Record<string, unknown>) => {
     const loaded = loadOrReport(o);
     if (!loaded) return;
-    const { config } = loaded;
+    const { config, sources } = loaded;
+    const isDefault = (key: string) => (sources[key]?.kind ?? 'default') === 'default';
+    // The demo run (embedded broker, nothing configured) shows its display and snapshots; a configured
+    // headless service serves the page only when asked (display.enabled or --display-port).
+    const embeddedDemo = !config.mqtt.brokerUrl;
+    const displayOn = config.display.enabled || !isDefault('display.port') || (embeddedDemo && isDefault('display.enabled'));
+    if (displayOn && isDefault('mqtt.snapshot.enabled')) config.mqtt.snapshot.enabled = true;
     const log = createLogger(config.log.level, { pretty: config.log.pretty, base: { deviceId: config.deviceId } });
     for (const n of loaded.notices) log.warn({}, n);
     let handle: RunHandle | undefined;
@@ -37,6 +44,23 @@ export function registerRun(program: Command): void {
       process.exitCode = 1;
       return;
     }
+    let display: DisplayServer | undefined;
+    if (displayOn) {
+      try {
+        display = await startDisplayServer({
+          port: config.display.port,
+          host: config.mqtt.embedded.host,
+          brokerWsUrl: handle.info.brokerWsUrl ?? null,
+          topicPrefix: config.mqtt.topicPrefix,
+          deviceId: config.deviceId,
+          logger: log,
+        });
+        log.info({ url: display.url }, `bedside display: ${display.url}`);
+        if (process.stderr.isTTY) process.stderr.write(`bedside display: ${display.url}\n`);
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, `display not started: ${(err as Error).message}`);
+      }
+    }
     let stopping = false;
     const stop = async (sig: string) => {
       if (stopping) return;
@@ -48,6 +72,7 @@ export function registerRun(program: Command): void {
     process.once('SIGTERM', () => void stop('SIGTERM'));
     process.once('SIGINT', () => void stop('SIGINT'));
     const summary = await handle.done;
+    await display?.close();
     await monitor.stopping('done');
     await http?.close();
     if (!process.stderr.isTTY) return;
