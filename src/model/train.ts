@@ -7,7 +7,9 @@ import type { ModelConfig } from './config.js';
 import { loadLetterboxed, readLabels, stratifiedSplit, type LetterboxedSet } from './dataset.js';
 import { normalizeLetterboxed } from './letterbox.js';
 import { LesionNet } from './network.js';
-import { trainStep } from './optimizer_step.js';
+import { applyBnStats, applyGradients, computeGradients, trainStep, type StepResult } from './optimizer_step.js';
+import { averageGradients, startReplica, type Replica } from './replica.js';
+import type { BackendPreference } from './backend.js';
 import { renderReportPng, type HistoryPoint } from './report.js';
 import { rng } from './targets.js';
 import type { TrainSample } from './train_step.js';
@@ -27,6 +29,9 @@ export interface TrainOptions {
   /** Stop cleanly (with a checkpoint) after this many minutes; resume later with --resume. */
   maxMinutes?: number;
   checkpointMinutes: number;
+  /** Data-parallel replicas (threads): 2 uses both cores of a small CPU. Batch halves, gradients averaged. */
+  workers?: number;
+  backend?: BackendPreference;
   /** Use only the first N training images (smoke runs, tests). */
   limit?: number;
   command?: string;
@@ -138,6 +143,34 @@ export async function train(opts: TrainOptions): Promise<{ best: ValidationResul
   };
 
   const batchImages = new Uint8Array(opts.batchSize * S2 * 3);
+  let replica: Replica | undefined;
+  if ((opts.workers ?? 1) > 1) {
+    replica = await startReplica(opts.config, opts.backend ?? 'auto');
+    log(`data-parallel: 2 replicas (this thread + 1 worker), ${Math.ceil(opts.batchSize / 2)} + ${Math.floor(opts.batchSize / 2)} images per step`);
+  }
+  const step = async (samples: TrainSample[], rand: () => number, seed: number): Promise<StepResult> => {
+    if (!replica || samples.length < 2) {
+      samples.forEach((smp, i) => batchImages.set(smp.image, i * S2 * 3));
+      const x = normalizeLetterboxed(batchImages.subarray(0, samples.length * S2 * 3), samples.length, size, opts.config.channelMeans);
+      try {
+        return trainStep(net, optimizer, x, samples, rand);
+      } finally {
+        x.dispose();
+      }
+    }
+    const half = Math.ceil(samples.length / 2);
+    const mine = samples.slice(0, half);
+    const remote = replica.step(net, samples.slice(half), seed);
+    mine.forEach((smp, i) => batchImages.set(smp.image, i * S2 * 3));
+    const x = normalizeLetterboxed(batchImages.subarray(0, mine.length * S2 * 3), mine.length, size, opts.config.channelMeans);
+    const local = computeGradients(net, x, mine, rand);
+    x.dispose();
+    const r = await remote;
+    const gradNorm = applyGradients(net, optimizer, averageGradients(local.grads, r.grads));
+    applyBnStats(net, [local.bn, r.bn]);
+    const parts = Object.fromEntries(Object.keys(local.parts).map((k) => [k, (local.parts[k as keyof typeof local.parts] + r.parts[k as keyof typeof r.parts]) / 2])) as unknown as StepResult['parts'];
+    return { parts, gradNorm };
+  };
   while (state.epoch < opts.epochs) {
     // A per-epoch order from the seed, so a resumed run sees the same sequence as an uninterrupted one.
     const order = Array.from({ length: n }, (_, i) => i);
@@ -160,12 +193,9 @@ export async function train(opts: TrainOptions): Promise<{ best: ValidationResul
           if (box || attempt >= 2) return { image: a.image, mask: a.mask, box, label: trainSet.labels[k] as 0 | 1 };
         }
       });
-      samples.forEach((smp, i) => batchImages.set(smp.image, i * S2 * 3));
       const lr = learningRate(state.globalStep, totalSteps, opts.learningRate);
       (optimizer as unknown as { learningRate: number }).learningRate = lr;
-      const x = normalizeLetterboxed(batchImages.subarray(0, samples.length * S2 * 3), samples.length, size, opts.config.channelMeans);
-      const r = trainStep(net, optimizer, x, samples, rand);
-      x.dispose();
+      const r = await step(samples, rand, opts.seed * 104729 + state.globalStep);
       state.globalStep++;
       windowImgs += samples.length;
       emaLoss = Number.isNaN(emaLoss) ? r.parts.total : 0.95 * emaLoss + 0.05 * r.parts.total;
@@ -182,6 +212,7 @@ export async function train(opts: TrainOptions): Promise<{ best: ValidationResul
         state.stepInEpoch++;
         await checkpoint(`time budget of ${opts.maxMinutes} min reached`);
         log(`stopping: resume with the same command and --resume`);
+        await replica?.close();
         net.dispose();
         return { best, outDir: opts.outDir };
       }
@@ -220,6 +251,7 @@ export async function train(opts: TrainOptions): Promise<{ best: ValidationResul
     await saveModel(net, join(opts.outDir, 'best'), { name: opts.config.name, training: trainingRecord(opts, state, n) });
   }
   cpSync(join(opts.outDir, 'history.json'), join(opts.outDir, 'best', 'history.json'), { force: true });
+  await replica?.close();
   net.dispose();
   return { best, outDir: opts.outDir };
 }
@@ -234,6 +266,7 @@ function trainingRecord(opts: TrainOptions, state: TrainState, n: number): Recor
     epochs: opts.epochs,
     epochsDone: state.epoch + 1,
     batchSize: opts.batchSize,
+    dataParallelReplicas: opts.workers ?? 1,
     learningRate: opts.learningRate,
     optimizer: 'adam, warm-up then cosine decay, global-norm clip 10',
     losses: 'RPN focal (α 0.25, β 2) + 10·smooth L1; head focal softmax (weights bg 1, benign 1, malignant 2) + smooth L1; mask BCE + smoothed Jaccard (δ 100)',

@@ -112,6 +112,7 @@ export function registerTrain(program: Command): void {
     .option('--max-minutes <n>', 'stop with a checkpoint after this many minutes', parseFloat)
     .option('--checkpoint-minutes <n>', 'periodic checkpoint interval', parseFloat, 10)
     .option('--limit <n>', 'use only the first N training images (smoke runs)', (v) => parseInt(v, 10))
+    .option('--workers <n>', 'data-parallel replicas (threads); 2 uses both cores of a 2-core CPU', (v) => parseInt(v, 10), 1)
     .option('--backend <name>', 'auto | tensorflow | wasm | cpu', 'auto')
     .action(async (o) => {
       const backend = await selectBackend(o.backend as BackendPreference);
@@ -134,6 +135,8 @@ export function registerTrain(program: Command): void {
         maxMinutes: o.maxMinutes,
         checkpointMinutes: o.checkpointMinutes,
         limit: o.limit,
+        workers: o.workers,
+        backend: o.backend,
         command,
         log,
         progress: tty
