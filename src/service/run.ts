@@ -126,21 +126,32 @@ export async function startRun(opts: RunOptions, log: Logger, hooks: RunHooks = 
     else log.debug?.({ event: e }, `capture ${e.type}`);
   });
 
-  // Live one-line summary: frames/s over the last second, state, label, latency.
+  // Live one-line summary: frames/s over the last second, state, label, latency. On a terminal it
+  // rewrites one line every second; under systemd it is a log line every 10 s.
   let lastEvent: PipelineEvent | undefined;
   let processedAtLastTick = 0;
+  let lastTick = performance.now();
+  const summaryLine = () => {
+    const c = pipeline.counters();
+    const now = performance.now();
+    const fps = (c.processed - processedAtLastTick) / ((now - lastTick) / 1000);
+    processedAtLastTick = c.processed;
+    lastTick = now;
+    const e = lastEvent;
+    const p = e?.label ? (e.probabilities?.[e.label] ?? 0) : 0;
+    const sd = e?.label ? (e.spread?.[e.label] ?? 0) : 0;
+    const label = e?.label ? `${e.label} ${(p * 100).toFixed(0)}%±${(sd * 100).toFixed(0)}` : '—';
+    return {
+      text: `${fps.toFixed(1).padStart(4)} fps | ${(e?.state ?? 'starting').padEnd(13)} | ${label.padEnd(18)} | latency ${e ? e.timings.latencyMs.toFixed(0) : '—'} ms | dropped ${c.dropped} | rejected ${c.rejectedTotal} | outbox ${publisher.stats().outbox.depth}`,
+      fields: { fps: Number(fps.toFixed(2)), state: e?.state ?? 'starting', label: e?.label ?? null, probability: p, latencyMs: e?.timings.latencyMs, dropped: c.dropped, rejected: c.rejectedTotal, outbox: publisher.stats().outbox.depth },
+    };
+  };
   const summaryTimer = opts.summary
-    ? setInterval(() => {
-        const c = pipeline.counters();
-        const fps = c.processed - processedAtLastTick;
-        processedAtLastTick = c.processed;
-        const e = lastEvent;
-        const label = e?.label ? `${e.label} ${(((e.probabilities?.[e.label] ?? 0) as number) * 100).toFixed(0)}%±${(((e.spread?.[e.label] ?? 0) as number) * 100).toFixed(0)}` : '—';
-        process.stderr.write(
-          `\r${fps.toString().padStart(3)} fps | ${(e?.state ?? 'starting').padEnd(13)} | ${label.padEnd(18)} | latency ${e ? e.timings.latencyMs.toFixed(0) : '—'} ms | dropped ${c.dropped} | rejected ${c.rejectedTotal} | outbox ${publisher.stats().outbox.depth}   `,
-        );
-      }, 1000)
-    : undefined;
+    ? setInterval(() => process.stderr.write(`\r${summaryLine().text}   `), 1000)
+    : setInterval(() => {
+        const l = summaryLine();
+        log.info(l.fields, l.text);
+      }, 10_000);
 
   const limits$ = opts.durationS ? timer(opts.durationS * 1000) : undefined;
   let done!: (s: RunSummary) => void;
@@ -153,10 +164,8 @@ export async function startRun(opts: RunOptions, log: Logger, hooks: RunHooks = 
     finished = true;
     stopReason = reason;
     sub?.unsubscribe();
-    if (summaryTimer) {
-      clearInterval(summaryTimer);
-      process.stderr.write('\n');
-    }
+    clearInterval(summaryTimer);
+    if (opts.summary) process.stderr.write('\n');
     captureSub.unsubscribe();
     await inference.close();
     await publisher.close({ timeoutMs: 3000 });
