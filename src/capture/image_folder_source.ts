@@ -45,7 +45,9 @@ async function decodeImage(file: string, opts: ImageFolderOptions): Promise<Deco
   // Grey and palette images come out with one channel, PNGs may carry alpha: always packed sRGB.
   const { data, info } = await img.removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
   if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
-  return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };
+  // A copy into a plain ArrayBuffer of exactly the frame: sharp's buffers are external memory that cannot
+  // be transferred (detached) to a worker, and frames from GStreamer can.
+  return { data: new Uint8Array(data), width: info.width, height: info.height };
 }
 
 export function startImageFolderSession(folder: string, source: string, opts: ImageFolderOptions, h: SessionHandlers): CaptureSession {

@@ -6,7 +6,7 @@ import type { CaptureTime } from '../types/frame.js';
 import type { CaptureError } from './errors.js';
 
 export interface RawFrame {
-  /** Packed RGB, width*height*3 bytes. */
+  /** Packed RGB, width*height*3 bytes, the whole of its own ArrayBuffer (transferable to a worker). */
   data: Uint8Array;
   width: number;
   height: number;

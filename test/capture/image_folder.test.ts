@@ -38,7 +38,10 @@ describe('images: (still images via sharp)', () => {
       [60, 90],
       [120, 40],
     ]);
-    for (const f of r.frames) expect(f.data.length).toBe(f.width * f.height * 3);
+    for (const f of r.frames) {
+      expect(f.data.length).toBe(f.width * f.height * 3);
+      expect([f.data.byteOffset, f.data.buffer.byteLength]).toEqual([0, f.data.length]); // transferable
+    }
     const dominant = r.frames.map((f) => colour(f.data, 0).indexOf(Math.max(...colour(f.data, 0))));
     expect(dominant).toEqual([0, 1, 2]); // red, green, blue
     const gaps = r.frames.slice(1).map((f, i) => f.capturedAt.monoMs - r.frames[i]!.capturedAt.monoMs);

@@ -7,7 +7,7 @@ const fixture = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixture
 
 describe('teardown', () => {
   it('after many open/close cycles nothing is left running: the process exits by itself', async () => {
-    const cycles = 60;
+    const cycles = 100;
     const child = spawn(process.execPath, ['--import', 'tsx', fixture, String(cycles)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
@@ -28,7 +28,9 @@ describe('teardown', () => {
     expect(code, err).toBe(0);
     const report = JSON.parse(out) as { frames: number; live: number };
     expect(report).toMatchObject({ frames: cycles * 2, live: 0 });
-    // Exits promptly once its work is done (the blocked-bus-poll bug left it hanging for 15–80 s).
+    // Exits promptly once its work is done. (The bus-flush race fixed in gst_source.ts left processes
+    // hanging for 15–80 s, but only under CPU load: this test does not reliably reproduce it on a quiet
+    // machine. It does catch any pipeline, pull, bus poll or timer left behind.)
     expect(performance.now() - printedAt).toBeLessThan(1500);
   });
 });

@@ -12,6 +12,8 @@ describe('test pattern (videotestsrc, real GStreamer)', () => {
     for (const [i, f] of r.frames.entries()) {
       expect(f).toMatchObject({ seq: i, width: 320, height: 240, format: 'RGB', source: 'test:smpte' });
       expect(f.data.length).toBe(320 * 240 * 3);
+      // The whole of its own ArrayBuffer, so the pipeline can transfer it to an inference worker.
+      expect([f.data.byteOffset, f.data.buffer.byteLength]).toEqual([0, f.data.length]);
       if (i > 0) {
         expect(f.capturedAt.monoMs).toBeGreaterThan(r.frames[i - 1]!.capturedAt.monoMs);
         expect(f.capturedAt.wallMs).toBeGreaterThanOrEqual(r.frames[i - 1]!.capturedAt.wallMs);
@@ -39,6 +41,7 @@ describe('test pattern (videotestsrc, real GStreamer)', () => {
     await r.done;
     const f = r.frames[0]!;
     expect(f.data.length).toBe(322 * 242 * 3);
+    expect(f.data.buffer.byteLength).toBe(f.data.length);
     // SMPTE bars are vertical: with correct packing every row of the top part starts with the same pixel;
     // with a 2-byte padding error the row starts would drift by 2 bytes per row.
     const px = (x: number, y: number) => Array.from(f.data.subarray((y * 322 + x) * 3, (y * 322 + x) * 3 + 3));
