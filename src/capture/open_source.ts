@@ -83,7 +83,7 @@ export function openSource(source: string, options: OpenSourceOptions = {}, deps
   const check = deps.preflight ?? preflight;
   const spec = parseSource(source, options.cwd);
   const request = normalizeRequest(options);
-  const plans: LaunchPlan[] = spec.kind === 'images' ? [{ label: 'images', description: '', sync: request.realtime, drop: true }] : launchPlans(spec, request);
+  const plans: LaunchPlan[] = spec.kind === 'images' ? [{ label: 'images', description: '', sync: request.realtime, drop: true, reusable: false }] : launchPlans(spec, request);
   const restartOpt = options.restart ?? LIVE_KINDS.has(spec.kind);
   const policy: BackoffPolicy | undefined = restartOpt === false ? undefined : backoffPolicy(restartOpt === true ? {} : restartOpt);
   const stallTimeoutMs = positive(options.stallTimeoutMs ?? 2000, 'stallTimeoutMs');

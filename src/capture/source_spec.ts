@@ -42,6 +42,12 @@ export interface LaunchPlan {
   description: string;
   sync: boolean;
   drop: boolean;
+  /**
+   * Whether a stopped pipeline may be played again for a re-open. Only for chains we write with static
+   * pads: gst_parse_launch links dynamic pads (decodebin and the like) once, so a re-played decodebin is
+   * left not-linked; and a user's gst: chain may hold anything.
+   */
+  reusable: boolean;
 }
 
 /** Name of our appsink; unusual so that it cannot clash with an element in a user's `gst:` description. */
@@ -144,11 +150,11 @@ export function launchPlans(spec: SourceSpec, request: FrameRequest = {}): Launc
       return req.v4l2Formats.map((f) => {
         switch (f) {
           case 'mjpeg':
-            return plan(`MJPEG ${size}${at}`, `${src} ! image/jpeg${dims} ! jpegdec`, req, { sync: false, drop: true });
+            return plan(`MJPEG ${size}${at}`, `${src} ! image/jpeg${dims} ! jpegdec`, req, { sync: false, drop: true }, true);
           case 'yuy2':
-            return plan(`YUY2 ${size}${at}`, `${src} ! video/x-raw,format=YUY2${dims}`, req, { sync: false, drop: true });
+            return plan(`YUY2 ${size}${at}`, `${src} ! video/x-raw,format=YUY2${dims}`, req, { sync: false, drop: true }, true);
           case 'auto':
-            return plan('camera default format', `${src} ! decodebin`, req, { sync: false, drop: true });
+            return plan('camera default format', `${src} ! decodebin`, req, { sync: false, drop: true }, false);
         }
       });
     }
@@ -156,12 +162,12 @@ export function launchPlans(spec: SourceSpec, request: FrameRequest = {}): Launc
       // The pattern is generated at the requested size directly; is-live paces it like a camera.
       const dims = dimsCaps({ ...req, fps: req.fps ?? 30 });
       const caps = `video/x-raw${dims}`;
-      return [plan(`test ${spec.pattern} ${size}${at || '@30'}`, `videotestsrc is-live=true pattern=${spec.pattern} ! ${caps}`, { ...req, width: undefined, height: undefined }, { sync: false, drop: true })];
+      return [plan(`test ${spec.pattern} ${size}${at || '@30'}`, `videotestsrc is-live=true pattern=${spec.pattern} ! ${caps}`, { ...req, width: undefined, height: undefined }, { sync: false, drop: true }, true)];
     }
     case 'file':
-      return [plan(req.realtime ? 'file' : 'file (fast)', `filesrc location=${quote(spec.path)} ! decodebin`, req, recorded(req.realtime))];
+      return [plan(req.realtime ? 'file' : 'file (fast)', `filesrc location=${quote(spec.path)} ! decodebin`, req, recorded(req.realtime), false)];
     case 'gst':
-      return [plan('gst', spec.description, req, recorded(req.realtime))];
+      return [plan('gst', spec.description, req, recorded(req.realtime), false)];
     case 'images':
       throw new CaptureError('BAD_SOURCE', 'images: folders are decoded with sharp, not GStreamer', {
         hint: 'internal: use the image folder source for images:',
@@ -178,8 +184,8 @@ function recorded(realtime: boolean): { sync: boolean; drop: boolean } {
   return realtime ? { sync: true, drop: true } : { sync: false, drop: false };
 }
 
-function plan(label: string, head: string, req: FrameRequest, sink: { sync: boolean; drop: boolean }): LaunchPlan {
-  return { label, description: `${head} ! ${tail(req, sink)}`, ...sink };
+function plan(label: string, head: string, req: FrameRequest, sink: { sync: boolean; drop: boolean }, reusable: boolean): LaunchPlan {
+  return { label, description: `${head} ! ${tail(req, sink)}`, ...sink, reusable };
 }
 
 /**

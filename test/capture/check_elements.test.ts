@@ -30,3 +30,22 @@ describe('checkElements (no gst-inspect-1.0)', () => {
     expect(elementNamesIn('a ! b.src ! video/x-raw ! c name=x')).toEqual(['a', 'c']);
   });
 });
+
+describe('generated launch descriptions', () => {
+  it('all parse in the real GStreamer (parsing opens no device)', async () => {
+    const { gstreamer } = await import('../../src/capture/gst_binding.js');
+    const { launchPlans } = await import('../../src/capture/source_spec.js');
+    const sources = ['v4l2:/dev/video0', 'file:/tmp/some "odd" name.avi', 'test:smpte', 'gst:videotestsrc ! video/x-raw,format=I420'];
+    const requests = [{}, { width: 640, height: 480 }, { width: 640, height: 480, fps: 29.97 }, { realtime: false }];
+    let parsed = 0;
+    for (const s of sources) {
+      for (const req of requests) {
+        for (const plan of launchPlans(parseSource(s), req)) {
+          expect(() => new (gstreamer().Pipeline)(plan.description), plan.description).not.toThrow();
+          parsed++;
+        }
+      }
+    }
+    expect(parsed).toBe(4 * 3 + 3 * 4);
+  });
+});

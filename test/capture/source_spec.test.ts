@@ -63,6 +63,8 @@ describe('launchPlans', () => {
     expect(plans[1]!.description).toContain('v4l2src device="/dev/video0" ! video/x-raw,format=YUY2,width=640,height=480,framerate=30/1 ! videoscale');
     expect(plans[2]!.description).toContain('v4l2src device="/dev/video0" ! decodebin ! videoscale');
     for (const p of plans) expect(p).toMatchObject({ sync: false, drop: true });
+    // Static chains can be re-played on re-open; decodebin's pads are linked once at parse time.
+    expect(plans.map((p) => p.reusable)).toEqual([true, true, false]);
   });
 
   it('honours a custom camera format order and leaves out what was not asked', () => {
@@ -79,17 +81,20 @@ describe('launchPlans', () => {
     const [fast] = launchPlans(spec, { realtime: false });
     expect(fast).toMatchObject({ sync: false, drop: false });
     expect(fast!.description).toContain('drop=false sync=false');
+    expect(rt!.reusable).toBe(false);
   });
 
   it('generates the test pattern at the requested size and rate without a scaler', () => {
     const [p] = launchPlans(parseSource('test:smpte'), { width: 320, height: 240, fps: 15 });
     expect(p!.description).toMatch(/^videotestsrc is-live=true pattern=smpte ! video\/x-raw,width=320,height=240,framerate=15\/1 ! videoconvert/);
     expect(p!.description).not.toContain('videoscale');
+    expect(p!.reusable).toBe(true);
   });
 
   it('appends the RGB tail to a gst: description', () => {
     const [p] = launchPlans(parseSource('gst:nvv4l2camerasrc ! nvvidconv ! video/x-raw,format=BGRx'));
     expect(p!.description).toBe(`nvv4l2camerasrc ! nvvidconv ! video/x-raw,format=BGRx ! ${tail({}, { sync: true, drop: true })}`);
+    expect(p!.reusable).toBe(false); // we cannot know whether a user's chain survives being re-played
   });
 
   it('has no GStreamer plan for an image folder', () => {

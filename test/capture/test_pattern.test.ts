@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { livePipelineCount } from '../../src/capture/gst_source.js';
+import { idlePipelineCount, livePipelineCount, pipelinesBuilt } from '../../src/capture/gst_source.js';
 import { openSource } from '../../src/capture/open_source.js';
 import { eventTypes, record, sleep } from './helpers.js';
 
@@ -93,6 +93,27 @@ describe('test pattern (videotestsrc, real GStreamer)', () => {
     const r = record(cap, { timeoutMs: 5000, until: (x) => x.frames.length >= 2 });
     await r.done;
     expect(r.frames[0]!.seq).toBeGreaterThan(a.at(-1)!);
+    expect(livePipelineCount()).toBe(0);
+  });
+
+  it('re-plays a stopped camera-like pipeline instead of building (and leaking) a new one', async () => {
+    const opts = { width: 96, height: 72, fps: 50 };
+    const first = record(openSource('test:snow', opts), { timeoutMs: 5000, until: (x) => x.frames.length >= 2 });
+    await first.done;
+    const built = pipelinesBuilt();
+    await sleep(50); // the stopped pipeline is parked once its pull and bus poll have come back
+    expect(idlePipelineCount()).toBeGreaterThanOrEqual(1);
+    for (let i = 0; i < 3; i++) {
+      const again = record(openSource('test:snow', opts), { timeoutMs: 5000, until: (x) => x.frames.length >= 3 });
+      expect(await again.done).toBe('stopped');
+      expect(again.frames.map((f) => [f.width, f.height])).toEqual([
+        [96, 72],
+        [96, 72],
+        [96, 72],
+      ]);
+      await sleep(20);
+    }
+    expect(pipelinesBuilt()).toBe(built);
     expect(livePipelineCount()).toBe(0);
   });
 });
