@@ -18,6 +18,7 @@ export type { BackoffPolicy } from './backoff.js';
 export { checkElements, elementsFor } from './check_elements.js';
 export type { ElementCheck } from './check_elements.js';
 export { packageForElement, installHint, ELEMENT_PACKAGES } from './plugin_packages.js';
-export { livePipelineCount } from './gst_source.js';
+export { livePipelineCount, idlePipelineCount, pipelinesBuilt } from './gst_source.js';
+export { preflight } from './preflight.js';
 export { demoClipPath, defaultDemoSource, packageRoot } from './demo_source.js';
 export { listImages, DEFAULT_IMAGE_FPS } from './image_folder_source.js';
