@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { selectBackend, type BackendPreference } from '../model/backend.js';
 import { loadModelConfig } from '../model/config.js';
 import { train } from '../model/train.js';
-import { writeFileSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { writeFileSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { evaluate, formatReport, selectRows, type EvalReport } from '../model/evaluate.js';
 import { LesionModel } from '../model/predictor.js';
@@ -62,6 +62,7 @@ export function registerQuantize(program: Command): void {
     .option('--data <dir>', 'score float32 and quantized on this ISIC-layout folder')
     .option('--ids <file>', 'score only these ids (see eval)')
     .option('--json <file>', 'write the comparison as JSON')
+    .option('--version <v>', 'version to record in the quantized manifest (default: the float model\'s)')
     .option('--backend <name>', 'auto | tensorflow | wasm | cpu', 'auto')
     .action(async (o) => {
       if (o.dtype !== 'uint8' && o.dtype !== 'float16') throw new Error(`--dtype must be uint8 or float16, not ${o.dtype}`);
@@ -71,7 +72,7 @@ export function registerQuantize(program: Command): void {
       const q = await saveModel(net, o.out, {
         quantization: o.dtype as QuantDtype,
         name: manifest.name,
-        version: manifest.version,
+        version: o.version ?? manifest.version,
         training: manifest.training,
         metrics: manifest.metrics,
         notes: [...(manifest.notes ?? []), `quantized from ${manifest.weightsSha256} (${o.dtype})`],
@@ -90,6 +91,11 @@ export function registerQuantize(program: Command): void {
         result.quantized = g;
         result.delta = { JA: d(f.segmentation?.JA, g.segmentation?.JA), DI: d(f.segmentation?.DI, g.segmentation?.DI), AUC: d(f.classification.AUC, g.classification.AUC), AP: d(f.classification.AP, g.classification.AP) };
         console.log(`change: ${JSON.stringify(result.delta)}`);
+        // The quantized model's own scores go into its manifest (manifest.json is not among the hashed files).
+        const mpath = join(o.out, 'manifest.json');
+        const m = JSON.parse(readFileSync(mpath, 'utf8'));
+        m.metrics = { ...(m.metrics ?? {}), evaluation: { ...g, ids: o.ids ?? 'all of labels.csv' }, float32Evaluation: { segmentation: f.segmentation, classification: f.classification } };
+        writeFileSync(mpath, JSON.stringify(m, null, 2));
       }
       if (o.json) writeFileSync(o.json, JSON.stringify(result, null, 2));
     });

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Turns a finished training run into the shipped default model and the numbers the README quotes:
+# native-resolution evaluation of the float model on the run's own validation split, the uint8 and
+# float16 copies with their metric change, the same weights at input 128/160/192 (speed/accuracy table),
+# and the network benchmark. Usage: bash scripts/ship_model.sh RUN_DIR VERSION
+set -euo pipefail
+cd "$(dirname "$0")/.."
+run=${1:?usage: ship_model.sh RUN_DIR VERSION}
+version=${2:?usage: ship_model.sh RUN_DIR VERSION}
+data=${DATA:-../shared/data/isic2017-train}
+out=bench/results
+mkdir -p "$out"
+ds() { node bin/dermstream.js "$@"; }
+
+ds quantize --model "$run/best" --out models/default --dtype uint8 --version "$version" \
+  --data "$data" --ids "$run/split.json" --json "$out/quantize-uint8.json"
+ds quantize --model "$run/best" --out "$run/float16" --dtype float16 --version "$version" \
+  --data "$data" --ids "$run/split.json" --json "$out/quantize-float16.json"
+cp "$run/report.png" models/default/training-report.png
+cp "$run/history.json" models/default/training-history.json
+for size in 128 192; do
+  ds eval --model models/default --data "$data" --ids "$run/split.json" --input-size "$size" --json "$out/eval-uint8-$size.json"
+done
+node dist/bench/model.js --configs edge --runs 20
