@@ -12,6 +12,7 @@ out=bench/results
 mkdir -p "$out"
 ds() { node bin/dermstream.js "$@"; }
 
+rm -rf models/default
 ds quantize --model "$run/best" --out models/default --dtype uint8 --version "$version" \
   --data "$data" --ids "$run/split.json" --json "$out/quantize-uint8.json"
 ds quantize --model "$run/best" --out "$run/float16" --dtype float16 --version "$version" \
