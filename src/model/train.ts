@@ -235,7 +235,7 @@ export async function train(opts: TrainOptions): Promise<{ best: ValidationResul
         best = v;
         await saveModel(net, join(opts.outDir, 'best'), {
           name: opts.config.name,
-          training: trainingRecord(opts, state, n),
+          training: trainingRecord(opts, state, n, baseElapsed + (Date.now() - started) / 1000),
           metrics: { validation: { ...v, epoch: state.epoch + 1, split: `own stratified split of ${opts.dataDir} (seed ${opts.seed}), ${v.n} images, letterboxed ${size}px` } },
         });
         log(`best so far → ${join(opts.outDir, 'best')}`);
@@ -248,7 +248,7 @@ export async function train(opts: TrainOptions): Promise<{ best: ValidationResul
     await renderReportPng(state.history, join(opts.outDir, 'report.png'));
   }
   if (!valSet || !existsSync(join(opts.outDir, 'best'))) {
-    await saveModel(net, join(opts.outDir, 'best'), { name: opts.config.name, training: trainingRecord(opts, state, n) });
+    await saveModel(net, join(opts.outDir, 'best'), { name: opts.config.name, training: trainingRecord(opts, state, n, baseElapsed + (Date.now() - started) / 1000) });
   }
   cpSync(join(opts.outDir, 'history.json'), join(opts.outDir, 'best', 'history.json'), { force: true });
   await replica?.close();
@@ -256,7 +256,7 @@ export async function train(opts: TrainOptions): Promise<{ best: ValidationResul
   return { best, outDir: opts.outDir };
 }
 
-function trainingRecord(opts: TrainOptions, state: TrainState, n: number): Record<string, unknown> {
+function trainingRecord(opts: TrainOptions, state: TrainState, n: number, elapsedSeconds: number): Record<string, unknown> {
   return {
     command: opts.command,
     data: opts.dataDir,
@@ -272,7 +272,7 @@ function trainingRecord(opts: TrainOptions, state: TrainState, n: number): Recor
     losses: 'RPN focal (α 0.25, β 2) + 10·smooth L1; head focal softmax (weights bg 1, benign 1, malignant 2) + smooth L1; mask BCE + smoothed Jaccard (δ 100)',
     augmentation: 'flips, rotation ±180°, scale 0.8–1.2, shift ±10 %, brightness ×U(0.8, 1.5), Gaussian blur p 0.3',
     backend: currentBackend()?.name ?? tf.getBackend(),
-    durationMinutes: Math.round((state.elapsedSeconds || 0) / 60),
+    durationMinutes: Math.round(elapsedSeconds / 60),
     finishedAt: new Date().toISOString(),
   };
 }
