@@ -308,7 +308,10 @@ describe.skipIf(!mosquittoAvailable)('EHR bridge on Mosquitto', () => {
     await pub.send(topicOf(m), m);
     await pub.send(topicOf(lesionMessage({ seq: 2, deviceId: 'derm-06', sessionId: 'cli' })), lesionMessage({ seq: 2, deviceId: 'derm-06', sessionId: 'cli' })); // other device: not subscribed
     await waitUntil(async () => (await idsOf(out)).length === 1, 10_000, 'the CLI bridge to write');
-    const stats = await (await fetch(`http://127.0.0.1:${httpPort}/stats`)).json();
+    // The line reaches the file before fdatasync returns and the counter moves: wait for the counter too.
+    const statsOf = async () => (await fetch(`http://127.0.0.1:${httpPort}/stats`)).json();
+    await waitUntil(async () => (await statsOf()).written === 1, 10_000, 'the written counter');
+    const stats = await statsOf();
     expect(stats).toMatchObject({ received: 1, written: 1, invalid: { json: 0, schema: 0, topic: 0 } });
     expect((await fetch(`http://127.0.0.1:${httpPort}/healthz`)).status).toBe(200);
     const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
