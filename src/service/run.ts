@@ -1,4 +1,3 @@
-import { hostname } from 'node:os';
 import { Subject, takeUntil, tap, timer, type Subscription } from 'rxjs';
 import { openSource, type CaptureEvent, type CaptureSource, type OpenSourceOptions } from '../capture/index.js';
 import type { BackendPreference } from '../model/backend.js';
@@ -72,10 +71,6 @@ export interface RunSummary {
   seconds: number;
 }
 
-export function defaultDeviceId(): string {
-  // Topic levels allow [A-Za-z0-9._-]: host names can hold others.
-  return hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64) || 'dermstream';
-}
 
 /**
  * The main job: capture → quality gate → latest-only inference (worker thread) → contours →
