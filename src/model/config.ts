@@ -85,7 +85,9 @@ export const EDGE_CONFIG: ModelConfig = {
   rpn: { channels: 64, positiveIoU: 0.7, negativeIoU: 0.3, sampledAnchors: 256, preNmsTopK: 200, postNmsTopK: 16, nmsIoU: 0.7 },
   roi: { boxPool: 7, maskPool: 14, samplingRatio: 2, sampledRois: 16, positiveFraction: 0.5 },
   heads: { fcDim: 256, maskChannels: 64, maskConvs: 4 },
-  detection: { scoreThreshold: 0.3, nmsIoU: 0.5, maxDetections: 3, maskThreshold: 0.5 },
+  // A dermatoscope frames one lesion (and every ISIC image has one): keeping only the most confident
+  // detection scored JA 0.80 on our validation split against 0.70 for up to three (see README).
+  detection: { scoreThreshold: 0.5, nmsIoU: 0.3, maxDetections: 1, maskThreshold: 0.5 },
   ...common,
 };
 

@@ -1,12 +1,13 @@
 import type { Command } from 'commander';
 import { selectBackend, type BackendPreference } from '../model/backend.js';
-import { loadModelConfig } from '../model/config.js';
+import { loadModelConfig, parseModelConfig } from '../model/config.js';
 import { train } from '../model/train.js';
 import { writeFileSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { evaluate, formatReport, selectRows, type EvalReport } from '../model/evaluate.js';
 import { LesionModel } from '../model/predictor.js';
 import { loadModel, saveModel } from '../model/weights_io.js';
+import { LesionNet } from '../model/network.js';
 import type { QuantDtype } from '../model/quantize.js';
 import { defaultModelDir } from './paths.js';
 
@@ -14,8 +15,8 @@ function folderBytes(dir: string): number {
   return readdirSync(dir).reduce((a, f) => a + statSync(join(dir, f)).size, 0);
 }
 
-async function runEval(modelDir: string, data: string, ids: string | undefined, backend: BackendPreference, inputSize?: number): Promise<EvalReport> {
-  const model = await LesionModel.load(modelDir, backend, inputSize);
+async function runEval(modelDir: string, data: string, ids: string | undefined, backend: BackendPreference, inputSize?: number, detection?: Record<string, number>): Promise<EvalReport> {
+  const model = await LesionModel.load(modelDir, backend, inputSize, detection);
   try {
     const rows = selectRows(data, ids);
     let last = 0;
@@ -63,12 +64,24 @@ export function registerQuantize(program: Command): void {
     .option('--ids <file>', 'score only these ids (see eval)')
     .option('--json <file>', 'write the comparison as JSON')
     .option('--version <v>', 'version to record in the quantized manifest (default: the float model\'s)')
+    .option('--max-detections <n>', 'override the exported detection.maxDetections', (v) => parseInt(v, 10))
+    .option('--score-threshold <x>', 'override the exported detection.scoreThreshold', parseFloat)
+    .option('--nms-iou <x>', 'override the exported detection.nmsIoU', parseFloat)
     .option('--backend <name>', 'auto | tensorflow | wasm | cpu', 'auto')
     .action(async (o) => {
       if (o.dtype !== 'uint8' && o.dtype !== 'float16') throw new Error(`--dtype must be uint8 or float16, not ${o.dtype}`);
       await selectBackend(o.backend as BackendPreference);
-      const { net, manifest } = loadModel(o.model);
+      const loaded = loadModel(o.model);
+      const manifest = loaded.manifest;
       if (manifest.quantization !== 'float32') throw new Error(`${o.model} is already ${manifest.quantization}; quantize the float32 model`);
+      // Inference thresholds are not weights: they may be tuned on the validation split and exported with the model.
+      const detection = {
+        ...loaded.net.config.detection,
+        ...(o.maxDetections !== undefined && { maxDetections: o.maxDetections }),
+        ...(o.scoreThreshold !== undefined && { scoreThreshold: o.scoreThreshold }),
+        ...(o.nmsIou !== undefined && { nmsIoU: o.nmsIou }),
+      };
+      const net = new LesionNet(parseModelConfig({ ...loaded.net.config, detection }), loaded.net.params);
       const q = await saveModel(net, o.out, {
         quantization: o.dtype as QuantDtype,
         name: manifest.name,
@@ -83,7 +96,8 @@ export function registerQuantize(program: Command): void {
       console.log(`${o.model}: ${(before / 1e6).toFixed(2)} MB float32 → ${o.out}: ${(after / 1e6).toFixed(2)} MB ${o.dtype} (×${(before / after).toFixed(2)} smaller), sha256 ${q.weightsSha256.slice(0, 12)}…`);
       const result: Record<string, unknown> = { float32Bytes: before, quantizedBytes: after, dtype: o.dtype };
       if (o.data) {
-        const f = await runEval(o.model, o.data, o.ids, o.backend);
+        // The float model scored with the same exported thresholds, so the change is quantization alone.
+        const f = await runEval(o.model, o.data, o.ids, o.backend, undefined, detection);
         const g = await runEval(o.out, o.data, o.ids, o.backend);
         console.log('float32:\n' + formatReport(f) + '\n' + o.dtype + ':\n' + formatReport(g));
         const d = (a?: number, b?: number) => (a !== undefined && b !== undefined ? b - a : undefined);
