@@ -14,10 +14,10 @@ ds() { node bin/dermstream.js "$@"; }
 
 rm -rf models/default
 ds quantize --model "$run/best" --out models/default --dtype uint8 --version "$version" \
-  --max-detections 1 --score-threshold 0.5 --nms-iou 0.3 \
+  --max-detections 1 --score-threshold 0.5 --nms-iou 0.3 --calibrate \
   --data "$data" --ids "$run/split.json" --json "$out/quantize-uint8.json"
 ds quantize --model "$run/best" --out "$run/float16" --dtype float16 --version "$version" \
-  --max-detections 1 --score-threshold 0.5 --nms-iou 0.3 \
+  --max-detections 1 --score-threshold 0.5 --nms-iou 0.3 --calibrate \
   --data "$data" --ids "$run/split.json" --json "$out/quantize-float16.json"
 cp "$run/report.png" models/default/training-report.png
 cp "$run/history.json" models/default/training-history.json

@@ -62,6 +62,11 @@ export const ModelConfigSchema = z
       })
       .strict(),
     classes: z.tuple([z.literal('benign'), z.literal('malignant')]),
+    /**
+     * Platt scaling of the malignant probability, p' = σ(a·logit(p) + b), fitted on the validation split:
+     * the focal loss leaves the raw probabilities compressed around 0.5 (rank intact, AUC unchanged).
+     */
+    calibration: z.object({ a: z.number(), b: z.number(), fittedOn: z.string().optional() }).strict().optional(),
     /** Per-channel RGB mean subtracted from the letterboxed input, as in the paper. */
     channelMeans: z.tuple([z.number(), z.number(), z.number()]),
   })

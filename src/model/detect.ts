@@ -17,6 +17,44 @@ export interface RawDetection {
   maskSize: number;
 }
 
+/** Platt scaling of the malignant probability (identity when the model has no calibration). */
+export function calibrate(p: number, c?: { a: number; b: number }): number {
+  if (!c) return p;
+  const q = Math.min(Math.max(p, 1e-6), 1 - 1e-6);
+  return 1 / (1 + Math.exp(-(c.a * Math.log(q / (1 - q)) + c.b)));
+}
+
+/** Fits Platt scaling σ(a·logit(p) + b) to labels by Newton's method on the log-likelihood. */
+export function fitPlatt(scores: number[], labels: number[]): { a: number; b: number } {
+  const x = scores.map((p) => {
+    const q = Math.min(Math.max(p, 1e-6), 1 - 1e-6);
+    return Math.log(q / (1 - q));
+  });
+  let a = 1;
+  let b = 0;
+  for (let it = 0; it < 100; it++) {
+    let ga = 0, gb = 0, haa = 0, hab = 0, hbb = 0;
+    x.forEach((xi, i) => {
+      const p = 1 / (1 + Math.exp(-(a * xi + b)));
+      const r = p - labels[i];
+      const w = Math.max(p * (1 - p), 1e-9);
+      ga += r * xi;
+      gb += r;
+      haa += w * xi * xi;
+      hab += w * xi;
+      hbb += w;
+    });
+    const det = haa * hbb - hab * hab;
+    if (Math.abs(det) < 1e-12) break;
+    const da = (hbb * ga - hab * gb) / det;
+    const db = (haa * gb - hab * ga) / det;
+    a -= da;
+    b -= db;
+    if (Math.abs(da) + Math.abs(db) < 1e-9) break;
+  }
+  return { a, b };
+}
+
 /**
  * One forward pass: features → RPN proposals → classify/detect subnet → NMS → segment subnet on the
  * kept boxes. Input [1, S, S, 3]; every intermediate tensor is freed before returning.
@@ -55,11 +93,12 @@ export function detect(net: LesionNet, input: tf.Tensor4D): RawDetection[] {
     const m = masks.shape[1];
     return kept.map((i, j) => {
       const fg = probs[i * 3 + 1] + probs[i * 3 + 2];
+      const malignant = calibrate(fg > 0 ? probs[i * 3 + 2] / fg : 0.5, cfg.calibration);
       return {
         box: boxes[j],
         score: scores[i],
-        benign: fg > 0 ? probs[i * 3 + 1] / fg : 0.5,
-        malignant: fg > 0 ? probs[i * 3 + 2] / fg : 0.5,
+        benign: 1 - malignant,
+        malignant,
         mask: maskData.slice(j * m * m, (j + 1) * m * m),
         maskSize: m,
       };

@@ -12,6 +12,8 @@ export interface EvalReport {
   segmentation?: SegmentationScores & { n: number };
   classification: ClassificationScores;
   imagesPerSecond: number;
+  /** Per-image malignant score and label (for calibration and ROC plots). */
+  perImage: { ids: string[]; malignant: number[]; labels: number[] };
   /** Images scored at their own resolution, as ISIC does. */
   resolution: 'native';
 }
@@ -64,6 +66,7 @@ export async function evaluate(model: LesionModel, dataDir: string, rows: LabelR
     segmentation: seg.length ? { ...meanScores(seg), n: seg.length } : undefined,
     classification: classificationScores(scores, labels),
     imagesPerSecond: rows.length / seconds,
+    perImage: { ids: rows.map((r) => r.id), malignant: scores, labels },
     resolution: 'native',
   };
 }

@@ -51,14 +51,17 @@ export class LesionModel {
    * `inputSize` overrides the trained input size: the network is fully convolutional up to RoI align and
    * its anchors scale with the input, so the same weights trade speed for detail (see the README table).
    */
-  static async load(dir: string, backend: BackendPreference = 'auto', inputSize?: number, detection?: Partial<LesionNet['config']['detection']>): Promise<LesionModel> {
+  static async load(dir: string, backend: BackendPreference = 'auto', inputSize?: number, detection?: Partial<LesionNet['config']['detection']>, calibration?: LesionNet['config']['calibration']): Promise<LesionModel> {
     const b = await selectBackend(backend);
     const loaded = loadModel(dir);
     const manifest = loaded.manifest;
     let net = loaded.net;
-    if ((inputSize && inputSize !== net.config.inputSize) || detection) {
+    if ((inputSize && inputSize !== net.config.inputSize) || detection || calibration) {
       if (inputSize && inputSize % 32 !== 0) throw new Error(`input size ${inputSize} must be a multiple of 32`);
-      net = new LesionNet({ ...net.config, inputSize: inputSize ?? net.config.inputSize, detection: { ...net.config.detection, ...detection } }, net.params);
+      net = new LesionNet(
+        { ...net.config, inputSize: inputSize ?? net.config.inputSize, detection: { ...net.config.detection, ...detection }, calibration: calibration ?? net.config.calibration },
+        net.params,
+      );
     }
     foldBatchNorms(net.params);
     const model = new LesionModel(net, manifest, b);

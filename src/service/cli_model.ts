@@ -8,6 +8,7 @@ import { evaluate, formatReport, selectRows, type EvalReport } from '../model/ev
 import { LesionModel } from '../model/predictor.js';
 import { loadModel, saveModel } from '../model/weights_io.js';
 import { LesionNet } from '../model/network.js';
+import { fitPlatt } from '../model/detect.js';
 import type { QuantDtype } from '../model/quantize.js';
 import { defaultModelDir } from './paths.js';
 
@@ -15,8 +16,8 @@ function folderBytes(dir: string): number {
   return readdirSync(dir).reduce((a, f) => a + statSync(join(dir, f)).size, 0);
 }
 
-async function runEval(modelDir: string, data: string, ids: string | undefined, backend: BackendPreference, inputSize?: number, detection?: Record<string, number>): Promise<EvalReport> {
-  const model = await LesionModel.load(modelDir, backend, inputSize, detection);
+async function runEval(modelDir: string, data: string, ids: string | undefined, backend: BackendPreference, inputSize?: number, detection?: Record<string, number>, calibration?: { a: number; b: number; fittedOn?: string }): Promise<EvalReport> {
+  const model = await LesionModel.load(modelDir, backend, inputSize, detection, calibration);
   try {
     const rows = selectRows(data, ids);
     let last = 0;
@@ -67,6 +68,7 @@ export function registerQuantize(program: Command): void {
     .option('--max-detections <n>', 'override the exported detection.maxDetections', (v) => parseInt(v, 10))
     .option('--score-threshold <x>', 'override the exported detection.scoreThreshold', parseFloat)
     .option('--nms-iou <x>', 'override the exported detection.nmsIoU', parseFloat)
+    .option('--calibrate', 'fit Platt scaling of the malignant probability on --data/--ids and export it')
     .option('--backend <name>', 'auto | tensorflow | wasm | cpu', 'auto')
     .action(async (o) => {
       if (o.dtype !== 'uint8' && o.dtype !== 'float16') throw new Error(`--dtype must be uint8 or float16, not ${o.dtype}`);
@@ -81,7 +83,15 @@ export function registerQuantize(program: Command): void {
         ...(o.scoreThreshold !== undefined && { scoreThreshold: o.scoreThreshold }),
         ...(o.nmsIou !== undefined && { nmsIoU: o.nmsIou }),
       };
-      const net = new LesionNet(parseModelConfig({ ...loaded.net.config, detection }), loaded.net.params);
+      let calibration = loaded.net.config.calibration;
+      if (o.calibrate) {
+        if (!o.data) throw new Error('--calibrate needs --data (and --ids for a validation split)');
+        const raw = await runEval(o.model, o.data, o.ids, o.backend, undefined, detection);
+        const fit = fitPlatt(raw.perImage.malignant, raw.perImage.labels);
+        calibration = { ...fit, fittedOn: `${raw.n} images of ${o.data}${o.ids ? ` (${o.ids})` : ''}` };
+        console.log(`calibration: p' = σ(${fit.a.toFixed(4)}·logit(p) + ${fit.b.toFixed(4)}) fitted on ${calibration.fittedOn}`);
+      }
+      const net = new LesionNet(parseModelConfig({ ...loaded.net.config, detection, calibration }), loaded.net.params);
       const q = await saveModel(net, o.out, {
         quantization: o.dtype as QuantDtype,
         name: manifest.name,
@@ -97,7 +107,7 @@ export function registerQuantize(program: Command): void {
       const result: Record<string, unknown> = { float32Bytes: before, quantizedBytes: after, dtype: o.dtype };
       if (o.data) {
         // The float model scored with the same exported thresholds, so the change is quantization alone.
-        const f = await runEval(o.model, o.data, o.ids, o.backend, undefined, detection);
+        const f = await runEval(o.model, o.data, o.ids, o.backend, undefined, detection, calibration);
         const g = await runEval(o.out, o.data, o.ids, o.backend);
         console.log('float32:\n' + formatReport(f) + '\n' + o.dtype + ':\n' + formatReport(g));
         const d = (a?: number, b?: number) => (a !== undefined && b !== undefined ? b - a : undefined);
@@ -108,7 +118,7 @@ export function registerQuantize(program: Command): void {
         // The quantized model's own scores go into its manifest (manifest.json is not among the hashed files).
         const mpath = join(o.out, 'manifest.json');
         const m = JSON.parse(readFileSync(mpath, 'utf8'));
-        m.metrics = { ...(m.metrics ?? {}), evaluation: { ...g, ids: o.ids ?? 'all of labels.csv' }, float32Evaluation: { segmentation: f.segmentation, classification: f.classification } };
+        m.metrics = { ...(m.metrics ?? {}), evaluation: { ...g, perImage: undefined, ids: o.ids ?? 'all of labels.csv' }, float32Evaluation: { segmentation: f.segmentation, classification: f.classification } };
         writeFileSync(mpath, JSON.stringify(m, null, 2));
       }
       if (o.json) writeFileSync(o.json, JSON.stringify(result, null, 2));
