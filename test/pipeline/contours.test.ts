@@ -151,11 +151,17 @@ describe('maskToContours', () => {
     expect(() => maskToContours({ x: 0, y: 0, width: 10, height: 10, data: new Uint8Array(5) }, 10, 10)).toThrow(RangeError);
   });
 
-  it('measures a full 640×480 mask', () => {
+  it('simplifies a full 640×480 mask to a compact outline', () => {
     const mask = makeMask(0, 0, 640, 480, (x, y) => {
       const a = Math.atan2(y - 240, x - 320);
       return Math.hypot((x - 320) / 1.3, y - 240) < 150 + 20 * Math.sin(7 * a);
     });
+    const [c, ...rest] = maskToContours(mask, 640, 480);
+    expect(rest).toEqual([]);
+    // Seven lobes need more than a handful of points, but RDP at 1.5 px keeps far fewer than the border's ~1500 pixels.
+    expect(c.pixels.length).toBeGreaterThan(20);
+    expect(c.pixels.length).toBeLessThan(300);
+  });
     for (let i = 0; i < 3; i++) maskToContours(mask, 640, 480);
     const n = 20;
     const t0 = performance.now();

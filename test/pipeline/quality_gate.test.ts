@@ -105,18 +105,6 @@ describe('assessFrameQuality', () => {
   it('rejects truncated frame data', () => {
     expect(() => assessFrameQuality({ width: W, height: H, data: new Uint8Array(10) })).toThrow(RangeError);
   });
-
-  it('is cheap: under 2 ms per 640×480 frame', () => {
-    const f = texturedFrame();
-    for (let i = 0; i < 20; i++) assessFrameQuality(f); // warm up the JIT
-    const n = 200;
-    const t0 = performance.now();
-    for (let i = 0; i < n; i++) assessFrameQuality(f);
-    const ms = (performance.now() - t0) / n;
-    console.log(`quality gate: ${ms.toFixed(3)} ms per 640×480 frame`);
-    // The budget is 2 ms; the bound leaves room for a loaded 2-core CI box.
-    expect(ms).toBeLessThan(4);
-  });
 });
 
 describe('qualityGate operator', () => {
