@@ -11,6 +11,7 @@
  *
  * Needs sharp (a dependency) and gst-launch-1.0 with imagesequencesrc and avimux (gstreamer1.0-plugins-good).
  */
+import { rng } from '../src/model/targets.js';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -68,22 +69,11 @@ interface Shot {
 
 const { values: args } = parseArgs({
   options: {
-    data: { type: 'string', default: '/work/shared/data/isic2017-train' },
+    data: { type: 'string', default: path.join(packageRoot(), '..', 'shared', 'data', 'isic2017-train') },
     out: { type: 'string', default: path.join(packageRoot(), DEMO_CLIP_RELATIVE_PATH) },
     'budget-mb': { type: 'string', default: '4.8' },
   },
 });
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const smooth = (x: number) => x * x * (3 - 2 * x);
 
@@ -212,7 +202,7 @@ async function main(): Promise<void> {
   const out = path.resolve(args.out!);
   const lesions = await loadLesions(args.data!);
   const shots = script(lesions.length);
-  const rnd = mulberry32(SEED);
+  const rnd = rng(SEED);
   const phases = lesions.map(() => rnd());
   console.log(`rendering ${shots.length} frames (${(shots.length / FPS).toFixed(0)} s at ${FPS} fps) over ${lesions.length} lesions`);
   const raw: Buffer[] = [];
