@@ -21,7 +21,7 @@ packages=(
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-tools
   mosquitto mosquitto-clients shellcheck python3 make g++
 )
-if [ "$with_browser" -eq 1 ]; then packages+=(chromium); fi
+if [ "$with_browser" -eq 1 ]; then packages+=(chromium fonts-dejavu-core fonts-liberation); fi
 
 missing=()
 for p in "${packages[@]}"; do
