@@ -116,8 +116,15 @@ export function latestOnly<T, R>(
             if (closed || ctrl.signal.aborted) return;
             settle();
             stats.completed++;
+            // Start the waiting frame before handing this result downstream: contours, debounce and
+            // publishing then overlap the next inference instead of leaving the network idle.
+            if (!closed && hasWaiting) {
+              const next = waiting as T;
+              setWaiting(false);
+              run(next);
+            }
             subscriber.next(result);
-            runNext();
+            finishIfDone();
           },
           (err: unknown) => {
             if (closed || ctrl.signal.aborted) return;
