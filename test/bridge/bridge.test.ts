@@ -106,6 +106,8 @@ describe.skipIf(!mosquittoAvailable)('EHR bridge on Mosquitto', () => {
     expect(ida.length).toBeGreaterThan(0);
     expect(idb.length).toBeGreaterThan(0);
 
+    // `written` moves after fdatasync returns, a moment after the line is in the file.
+    await waitUntil(() => a.stats().written + b.stats().written === N, 10_000, 'the written counters');
     const sa = a.stats();
     const sb = b.stats();
     expect(sa.written + sb.written).toBe(N);
