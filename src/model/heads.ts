@@ -66,11 +66,10 @@ export function declareMaskHead(p: ParamStore, cfg: ModelConfig): void {
 export function maskHead(p: ParamStore, mode: Mode, cfg: ModelConfig, pooled: tf.Tensor4D): tf.Tensor3D {
   let h = pooled;
   for (let i = 0; i < cfg.heads.maskConvs; i++) h = conv(p, mode, `mask/conv${i + 1}`, h);
-  const [r, s, , c] = h.shape;
+  const [r, s] = h.shape;
   const cm = cfg.heads.maskChannels;
   const up4 = conv(p, mode, 'mask/upsample', h);
   const shuffled = tf.reshape(tf.transpose(tf.reshape(up4, [r, s, s, 2, 2, cm]), [0, 1, 3, 2, 4, 5]), [r, 2 * s, 2 * s, cm]) as tf.Tensor4D;
-  void c;
   const logits = conv(p, mode, 'mask/logits', shuffled, { act: 'linear' });
   return tf.reshape(logits, [r, 2 * s, 2 * s]);
 }

@@ -1,4 +1,3 @@
-import * as tf from '@tensorflow/tfjs-core';
 import type { LetterboxedSet } from './dataset.js';
 import { detect } from './detect.js';
 import { normalizeLetterboxed } from './letterbox.js';
@@ -33,7 +32,6 @@ export function validateLetterboxed(net: LesionNet, set: LetterboxedSet, limit =
     scores.push(dets.length ? dets[0].malignant : 0);
     labels.push(set.labels[i]);
   }
-  void tf;
   return {
     segmentation: meanScores(seg),
     classification: classificationScores(scores, labels),
