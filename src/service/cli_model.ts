@@ -8,7 +8,7 @@ import { evaluate, formatReport, selectRows, type EvalReport } from '../model/ev
 import { LesionModel } from '../model/predictor.js';
 import { loadModel, saveModel } from '../model/weights_io.js';
 import { LesionNet } from '../model/network.js';
-import { fitPlatt } from '../model/detect.js';
+import { fitPlatt } from '../model/calibration.js';
 import type { QuantDtype } from '../model/quantize.js';
 import { defaultModelDir } from './paths.js';
 
