@@ -19,13 +19,9 @@ import { appendFile, readFile, stat } from 'node:fs/promises';
 import { setTimeout as delayFor } from 'node:timers/promises';
 import type { FhirObservation } from './observation.js';
 import { MESSAGE_ID_SYSTEM } from './observation.js';
+import type { Logger } from '../types/logger.js';
 
-export interface BridgeLogger {
-  debug?(obj: object, msg?: string): void;
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
+export type BridgeLogger = Logger;
 
 export const silentLogger: BridgeLogger = { info() {}, warn() {}, error() {} };
 

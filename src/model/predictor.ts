@@ -10,14 +10,9 @@ import { LesionNet } from './network.js';
 import { pasteMask } from './paste_mask.js';
 import { loadModel, type Manifest } from './weights_io.js';
 
-/** What goes on the wire as `model` and into the EHR record. */
-export interface ModelIdentity {
-  name: string;
-  version: string;
-  sha256: string;
-  quantization: 'float32' | 'float16' | 'uint8';
-  backend: string;
-}
+// src/types holds pure type contracts; it is the one import the house plan allows src/model outside itself.
+import type { ModelIdentity } from '../types/model_identity.js';
+export type { ModelIdentity } from '../types/model_identity.js';
 
 /** Maps a detection from network-input pixels back to the frame: boxes by 1/scale, masks pasted at frame resolution. */
 export function toFrameDetection(d: RawDetection, g: Letterbox, frameWidth: number, frameHeight: number, maskThreshold: number): Detection {

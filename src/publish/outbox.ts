@@ -39,12 +39,9 @@ import { closeSync, fsyncSync, openSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, truncate, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from './crc32.js';
+import type { Logger } from '../types/logger.js';
 
-export interface OutboxLogger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
+export type OutboxLogger = Logger;
 
 export const silentLogger: OutboxLogger = { info() {}, warn() {}, error() {} };
 

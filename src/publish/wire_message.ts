@@ -1,4 +1,6 @@
 import type { BoxPair, ClassProbabilities, Contour, LesionLabel, LesionState } from '../types/index.js';
+import type { ModelIdentity } from '../types/model_identity.js';
+export type { ModelIdentity } from '../types/model_identity.js';
 
 /**
  * TypeScript mirrors of the JSON Schemas in `schema/`. The schemas are the contract (consumers such as the EHR
@@ -20,14 +22,6 @@ export interface SchemaRef {
   version: string;
 }
 
-export interface ModelIdentity {
-  name: string;
-  version: string;
-  /** SHA-256 over the weight shards, as in the model manifest (lower-case hex). */
-  sha256: string;
-  quantization: 'float32' | 'float16' | 'uint8';
-  backend: string;
-}
 
 export type LesionMessageKind = 'lesion' | 'live';
 

@@ -5,13 +5,9 @@ import { startInferenceWorker, type InferenceClient } from '../model/inference_c
 import { createPipeline, type PipelineEvent, type PipelineOptions } from '../pipeline/index.js';
 import { createPublisher, startEmbeddedBroker, type EmbeddedBroker, type Publisher, type PublisherOptions } from '../publish/index.js';
 import type { Frame } from '../types/frame.js';
+import type { Logger } from '../types/logger.js';
 
-export interface Logger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-  debug?(obj: object, msg?: string): void;
-}
+export type { Logger } from '../types/logger.js';
 
 /** Everything `dermstream run` needs, already validated (the config layer builds it). */
 export interface RunOptions {

@@ -1,3 +1,6 @@
 export * from './frame.js';
 export * from './detection.js';
 export * from './lesion_event.js';
+export * from './model_identity.js';
+export * from './logger.js';
+export * from './topics.js';
