@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelayMs, backoffPolicy, DEFAULT_BACKOFF } from '../../src/capture/backoff.js';
+import { backoffDelayMs, backoffPolicy, DEFAULT_BACKOFF } from '../../src/shared/backoff.js';
 
 describe('backoffDelayMs', () => {
   const noJitter = backoffPolicy({ initialMs: 100, maxMs: 1000, factor: 2, jitter: 0 });
