@@ -17,3 +17,6 @@ export {
   type ConnectionState,
   type PublishLogger,
 } from './publisher.js';
+export type { DeliveryProblem } from './connection.js';
+export { buildMqttConnect, redactUrl, MqttSettingsError, DEFAULT_KEYS as MQTT_SETTING_KEYS, type MqttConnect, type MqttConnectSettings, type MqttTlsSettings } from './connect_options.js';
+export { pemProblem, type PemKind } from './pem.js';

@@ -81,6 +81,7 @@ export interface StatusFields {
   state: DeviceState;
   reason?: string;
   camera?: StatusMessage['camera'];
+  warnings?: string[];
   model?: ModelIdentity;
   lastWill?: boolean;
 }
@@ -95,6 +96,7 @@ export function toStatusMessage(fields: StatusFields, ctx: StatusContext): Statu
   };
   if (fields.reason !== undefined) msg.reason = fields.reason;
   if (fields.camera !== undefined) msg.camera = fields.camera;
+  if (fields.warnings !== undefined && fields.warnings.length > 0) msg.warnings = fields.warnings.slice(0, 16);
   if (fields.model !== undefined) msg.model = { ...fields.model };
   if (fields.lastWill !== undefined) msg.lastWill = fields.lastWill;
   if (ctx.protocolVersion !== undefined) msg.protocolVersion = ctx.protocolVersion;

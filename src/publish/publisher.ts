@@ -14,15 +14,19 @@
  * Protocol: MQTT 5 first; if the broker refuses it (CONNACK "unacceptable protocol version", as aedes — the embedded
  * broker — does), the publisher reconnects with 3.1.1 and stays with it.
  */
-import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { connect, type IClientOptions, type IClientPublishOptions, type MqttClient } from 'mqtt';
-import { BehaviorSubject, type Observable } from 'rxjs';
+import type { IClientPublishOptions, MqttClient } from 'mqtt';
+import type { Observable } from 'rxjs';
 import type { Frame, LesionEvent } from '../types/index.js';
+import type { Logger } from '../types/logger.js';
+import { deviceTopics } from '../types/topics.js';
+import { MqttConnection, type ConnectionInfo } from './connection.js';
+import type { MqttConnectSettings, MqttTlsSettings } from './connect_options.js';
+import { OutboxPump } from './outbox_pump.js';
 import { DEFAULT_LESION_POLICY, publishedLesionOf, shouldPublishLesion, type LesionPolicyParams, type LesionPublishReason, type PublishedLesion } from './lesion_policy.js';
 import { toLesionMessage, toStatusMessage, type StatusFields } from './lesion_message.js';
-import { Outbox, type OutboxRecord } from './outbox.js';
+import { Outbox } from './outbox.js';
 import { RateGate } from './rate_gate.js';
 import { makeThumbnail, toSnapshotMessage } from './snapshot.js';
 import { validateLesionMessage, validateMetricsMessage, validateSnapshotMessage, validateStatusMessage, type ValidationResult } from './validate.js';
@@ -34,16 +38,10 @@ import {
   type ModelIdentity,
   type PerTopicCounts,
   type PublisherMetrics,
-  type StatusMessage,
 } from './wire_message.js';
 
-/** A pino-compatible subset. */
-export interface PublishLogger {
-  debug?(obj: object, msg?: string): void;
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
+export type PublishLogger = Logger;
+export type { ConnectionInfo, ConnectionState, DeliveryProblem } from './connection.js';
 
 const silent: PublishLogger = { info() {}, warn() {}, error() {} };
 
@@ -63,7 +61,12 @@ export interface PublisherOptions {
   clientId?: string;
   username?: string;
   password?: string;
-  tls?: { caFile?: string; certFile?: string; keyFile?: string; rejectUnauthorized?: boolean; servername?: string };
+  /** Read at start (first line); ignored when `password` is given. */
+  passwordFile?: string;
+  /** CA, client certificate/key (+ passphrase), `rejectUnauthorized: false` only with `allowInsecureTls: true`. */
+  tls?: MqttTlsSettings;
+  /** How the operator names these settings, for messages (default: the config keys, mqtt.username …). */
+  settingKeys?: MqttConnectSettings['keys'];
   /** `auto` (default): 5, falling back to 4 (3.1.1) if the broker refuses 5. */
   protocolVersion?: 'auto' | 5 | 4;
   keepaliveS?: number;
@@ -89,18 +92,6 @@ export interface PublisherOptions {
   /** Drop live/snapshot while more than this many bytes wait in the socket (default 1 MiB). */
   maxSocketBacklogBytes?: number;
   logger?: PublishLogger;
-}
-
-export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'closed';
-
-export interface ConnectionInfo {
-  state: ConnectionState;
-  /** Protocol level of the current (or last) connection. */
-  protocolVersion: 4 | 5 | null;
-  /** Wall ms of the change. */
-  since: number;
-  /** Why the last connection ended or failed, if known. */
-  error?: string;
 }
 
 export interface PublishEventResult {
@@ -149,12 +140,6 @@ export interface Publisher {
 const ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
 const zeroCounts = (): PerTopicCounts => ({ lesion: 0, live: 0, snapshot: 0, status: 0, metrics: 0 });
 
-/** mqtt.js reports a refused protocol level as CONNACK return code 1 (3.1.1 encoding) or reason code 0x84 (v5). */
-function isProtocolRefusal(err: unknown): boolean {
-  const code = (err as { code?: unknown }).code;
-  return code === 1 || code === 0x84;
-}
-
 export async function createPublisher(opts: PublisherOptions): Promise<Publisher> {
   if (!ID_RE.test(opts.deviceId)) throw new Error(`deviceId must match ${ID_RE}: ${JSON.stringify(opts.deviceId)}`);
   const sessionId = opts.sessionId ?? `${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}-${randomBytes(4).toString('hex')}`;
@@ -171,22 +156,15 @@ export async function createPublisher(opts: PublisherOptions): Promise<Publisher
   return new MqttPublisher(opts, sessionId, outbox, log);
 }
 
-interface InFlight {
-  gen: number;
-}
-
 class MqttPublisher implements Publisher {
   readonly deviceId: string;
   readonly sessionId: string;
   readonly topics: Publisher['topics'];
+  readonly connection$: Observable<ConnectionInfo>;
 
   private model: ModelIdentity;
-  private client: MqttClient | null = null;
-  private gen = 0;
-  private protocolVersion: 4 | 5;
-  private readonly autoProtocol: boolean;
-  private readonly connection = new BehaviorSubject<ConnectionInfo>({ state: 'connecting', protocolVersion: null, since: Date.now() });
-  readonly connection$: Observable<ConnectionInfo> = this.connection.asObservable();
+  private readonly conn: MqttConnection;
+  private readonly pumpOut: OutboxPump;
 
   private readonly policy: LesionPolicyParams;
   private lastLesion: PublishedLesion | null = null;
@@ -197,27 +175,14 @@ class MqttPublisher implements Publisher {
   private readonly snapshotGate: RateGate;
   private encoding = false;
 
-  private readonly inflight = new Map<number, InFlight>();
-  private readonly retry = new Map<number, { attempts: number; at: number }>();
-  private retryTimer: NodeJS.Timeout | null = null;
-  private readonly maxInFlight: number;
-  private readonly sentRecovered = new Set<number>();
-
   private status: Omit<StatusFields, 'lastWill'> = { state: 'online' };
   private metricsTimer: NodeJS.Timeout | null = null;
   private closing = false;
-  private closed = false;
-  private readonly drainWaiters = new Set<() => void>();
 
   private readonly counters = {
-    connects: 0,
-    disconnects: 0,
     published: zeroCounts(),
     dropped: zeroCounts(),
     invalid: 0,
-    replayed: 0,
-    retried: 0,
-    inFlightMax: 0,
   };
 
   constructor(
@@ -229,17 +194,51 @@ class MqttPublisher implements Publisher {
     this.deviceId = opts.deviceId;
     this.sessionId = sessionId;
     this.model = opts.model;
-    const base = `${opts.prefix ?? 'dermstream'}/${opts.deviceId}`;
-    this.topics = { status: `${base}/status`, lesion: `${base}/lesion`, live: `${base}/live`, snapshot: `${base}/snapshot`, metrics: `${base}/metrics` };
+    this.topics = deviceTopics(opts.prefix ?? 'dermstream', opts.deviceId);
     this.policy = { ...DEFAULT_LESION_POLICY, heartbeatMs: opts.rates?.heartbeatMs ?? DEFAULT_LESION_POLICY.heartbeatMs };
     this.liveGate = new RateGate(opts.rates?.liveMaxHz ?? 10);
     this.snapshotGate = new RateGate(opts.rates?.snapshotMaxHz ?? 2);
-    this.maxInFlight = Math.max(1, opts.outbox?.maxInFlight ?? 50);
-    this.autoProtocol = (opts.protocolVersion ?? 'auto') === 'auto';
-    this.protocolVersion = opts.protocolVersion === 4 ? 4 : 5;
+    const clientId = opts.clientId ?? `dermstream-${opts.deviceId}`;
+    this.conn = new MqttConnection({
+      settings: {
+        brokerUrl: opts.brokerUrl,
+        username: opts.username,
+        password: opts.password,
+        passwordFile: opts.passwordFile,
+        tls: opts.tls,
+        keepaliveS: opts.keepaliveS,
+        connectTimeoutMs: opts.connectTimeoutMs,
+        reconnectPeriodMs: opts.reconnectPeriodMs,
+        keys: opts.settingKeys,
+      },
+      clientId,
+      protocolVersion: opts.protocolVersion ?? 'auto',
+      will: (protocolVersion) => ({
+        topic: this.topics.status,
+        payload: Buffer.from(
+          JSON.stringify(toStatusMessage({ state: 'offline', reason: 'connection lost', lastWill: true }, { deviceId: this.deviceId, sessionId: this.sessionId, atMs: Date.now(), protocolVersion })),
+        ),
+        qos: 1,
+        retain: true,
+        ...(protocolVersion === 5 ? { properties: { contentType: 'application/json' } } : {}),
+      }),
+      logger: log,
+    });
+    this.connection$ = this.conn.state$;
+    for (const w of this.conn.warnings) log.warn({ brokerUrl: this.conn.url }, `publish: ${w}`);
+    this.pumpOut = new OutboxPump(outbox, this.conn, Math.max(1, opts.outbox?.maxInFlight ?? 50), log, opts.username !== undefined ? `user "${opts.username}"` : `client "${clientId}"`);
+    this.conn.onConnect(() => {
+      if (!this.closing) void this.sendStatus();
+    });
+    // A problem raised or cleared (ACL denial) changes what the status says; re-publish it.
+    let lastProblem: string | undefined;
+    this.conn.state$.subscribe((c) => {
+      const p = c.problem?.message;
+      if (p === lastProblem) return;
+      lastProblem = p;
+      if (this.conn.isConnected() && !this.closing) void this.sendStatus();
+    });
 
-    outbox.onDurable(() => this.pump());
-    outbox.onDrop((rec) => this.retry.delete(rec.id));
     const st = outbox.stats();
     if (st.recovered > 0) log.info({ recovered: st.recovered, bytes: st.bytes }, 'publish: replaying unacknowledged lesion messages from the outbox');
 
@@ -248,188 +247,23 @@ class MqttPublisher implements Publisher {
       this.metricsTimer = setInterval(() => void this.publishMetrics(opts.metricsProvider?.()), interval);
       this.metricsTimer.unref();
     }
-    this.startClient();
+    this.conn.start();
   }
 
-  // ---------------------------------------------------------------- connection
-
-  private clientOptions(): IClientOptions {
-    const o = this.opts;
-    const will: StatusMessage = toStatusMessage(
-      { state: 'offline', reason: 'connection lost', lastWill: true },
-      { deviceId: this.deviceId, sessionId: this.sessionId, atMs: Date.now(), protocolVersion: this.protocolVersion },
-    );
-    const options: IClientOptions = {
-      protocolVersion: this.protocolVersion,
-      clientId: o.clientId ?? `dermstream-${o.deviceId}`,
-      clean: true,
-      keepalive: o.keepaliveS ?? 30,
-      reconnectPeriod: o.reconnectPeriodMs ?? 1000,
-      connectTimeout: o.connectTimeoutMs ?? 10_000,
-      queueQoSZero: false,
-      resubscribe: false,
-      username: o.username,
-      password: o.password,
-      will: {
-        topic: this.topics.status,
-        payload: Buffer.from(JSON.stringify(will)),
-        qos: 1,
-        retain: true,
-        ...(this.protocolVersion === 5 ? { properties: { contentType: 'application/json' } } : {}),
-      },
-    };
-    if (o.tls) {
-      if (o.tls.caFile) options.ca = readFileSync(o.tls.caFile);
-      if (o.tls.certFile) options.cert = readFileSync(o.tls.certFile);
-      if (o.tls.keyFile) options.key = readFileSync(o.tls.keyFile);
-      options.rejectUnauthorized = o.tls.rejectUnauthorized ?? true;
-      if (o.tls.servername) options.servername = o.tls.servername;
-    }
-    return options;
+  private get client(): MqttClient | null {
+    return this.conn.mqtt;
   }
 
-  private setConnection(state: ConnectionState, error?: string): void {
-    const cur = this.connection.value;
-    if (cur.state === state && cur.error === error) return;
-    this.connection.next({ state, protocolVersion: this.client ? this.protocolVersion : cur.protocolVersion, since: Date.now(), ...(error ? { error } : {}) });
-  }
-
-  private startClient(): void {
-    const gen = ++this.gen;
-    // A new client carries nothing over: whatever the old one had in flight is sent again from the outbox.
-    this.inflight.clear();
-    const options = this.clientOptions();
-    const client = connect(this.opts.brokerUrl, options);
-    this.client = client;
-    const mine = () => this.gen === gen && !this.closed;
-
-    client.on('connect', () => {
-      if (!mine()) return;
-      this.counters.connects++;
-      this.log.info({ brokerUrl: this.opts.brokerUrl, protocolVersion: this.protocolVersion }, 'publish: connected');
-      this.setConnection('connected');
-      if (!this.closing) void this.sendStatus();
-      this.pump();
-    });
-    client.on('reconnect', () => {
-      if (!mine()) return;
-      // Refresh the will's timestamp for the next CONNECT.
-      const w = this.clientOptions().will;
-      if (w && client.options.will) client.options.will.payload = w.payload;
-      this.setConnection('reconnecting');
-    });
-    client.on('close', () => {
-      if (!mine()) return;
-      if (this.connection.value.state === 'connected') {
-        this.counters.disconnects++;
-        this.log.warn({ brokerUrl: this.opts.brokerUrl }, 'publish: disconnected; lesion messages wait in the outbox');
-      }
-      if (!this.closing) this.setConnection('reconnecting', this.connection.value.error);
-    });
-    client.on('error', (err) => {
-      if (!mine()) return;
-      if (this.autoProtocol && this.protocolVersion === 5 && isProtocolRefusal(err)) {
-        this.log.warn({ brokerUrl: this.opts.brokerUrl, err: err.message }, 'publish: broker refuses MQTT 5, reconnecting with 3.1.1');
-        this.protocolVersion = 4;
-        client.end(true);
-        this.startClient();
-        return;
-      }
-      this.log.warn({ brokerUrl: this.opts.brokerUrl, err: err.message }, 'publish: MQTT error');
-      this.setConnection(this.connection.value.state === 'connected' ? 'connected' : 'reconnecting', err.message);
-    });
+  private get protocolVersion(): 4 | 5 {
+    return this.conn.protocolVersion;
   }
 
   isConnected(): boolean {
-    return !!this.client?.connected && this.connection.value.state === 'connected';
-  }
-
-  // ---------------------------------------------------------------- lesion outbox → broker
-
-  private windowSize(): number {
-    const rm = (this.client as unknown as { serverProperties?: { receiveMaximum?: number } } | null)?.serverProperties?.receiveMaximum;
-    return Math.max(1, Math.min(this.maxInFlight, rm ?? Number.POSITIVE_INFINITY));
-  }
-
-  /** Sends durable outbox records, oldest first, keeping at most `windowSize()` unacknowledged. */
-  private pump(): void {
-    const client = this.client;
-    if (!client || !this.isConnected() || this.closed) return;
-    const window = this.windowSize();
-    const now = Date.now();
-    let nextRetry = Number.POSITIVE_INFINITY;
-    for (const rec of this.outbox.pending()) {
-      if (this.inflight.size >= window) break;
-      if (!rec.durable) break; // in order: never overtake a record that is not on disk yet
-      if (this.inflight.has(rec.id)) continue;
-      const r = this.retry.get(rec.id);
-      if (r && r.at > now) {
-        nextRetry = Math.min(nextRetry, r.at);
-        continue;
-      }
-      this.send(client, rec, r !== undefined);
-    }
-    if (nextRetry !== Number.POSITIVE_INFINITY && !this.retryTimer) {
-      this.retryTimer = setTimeout(() => {
-        this.retryTimer = null;
-        this.pump();
-      }, Math.max(10, nextRetry - now));
-      this.retryTimer.unref();
-    }
-    this.checkDrained();
-  }
-
-  private send(client: MqttClient, rec: OutboxRecord, isRetry: boolean): void {
-    const token: InFlight = { gen: this.gen };
-    this.inflight.set(rec.id, token);
-    this.counters.inFlightMax = Math.max(this.counters.inFlightMax, this.inflight.size);
-    if (isRetry) this.counters.retried++;
-    if (rec.recovered && !this.sentRecovered.has(rec.id)) {
-      this.sentRecovered.add(rec.id);
-      this.counters.replayed++;
-    }
-    const options: IClientPublishOptions = { qos: 1, retain: false };
-    if (this.protocolVersion === 5) {
-      options.properties = { contentType: 'application/json', payloadFormatIndicator: true, userProperties: { messageId: rec.messageId } };
-    }
-    client.publish(rec.topic, rec.payload, options, (err) => {
-      if (this.inflight.get(rec.id) === token) this.inflight.delete(rec.id);
-      if (!err) {
-        if (this.outbox.get(rec.id)) this.counters.published.lesion++;
-        this.outbox.ack(rec.id);
-        this.retry.delete(rec.id);
-        this.sentRecovered.delete(rec.id);
-      } else if (this.outbox.get(rec.id) && token.gen === this.gen && !this.closing) {
-        const attempts = (this.retry.get(rec.id)?.attempts ?? 0) + 1;
-        this.retry.set(rec.id, { attempts, at: Date.now() + Math.min(30_000, 250 * 2 ** attempts) });
-        this.log.warn({ messageId: rec.messageId, err: err.message, attempts }, 'publish: lesion message not accepted; will retry');
-      }
-      this.pump();
-    });
-  }
-
-  private checkDrained(): void {
-    if (this.outbox.depth === 0) {
-      for (const w of this.drainWaiters) w();
-      this.drainWaiters.clear();
-    }
+    return this.conn.isConnected();
   }
 
   flush(timeoutMs: number): Promise<boolean> {
-    if (this.outbox.depth === 0) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.drainWaiters.delete(done);
-        resolve(true);
-      };
-      const timer = setTimeout(() => {
-        this.drainWaiters.delete(done);
-        resolve(this.outbox.depth === 0);
-      }, timeoutMs);
-      this.drainWaiters.add(done);
-      this.pump();
-    });
+    return this.pumpOut.flush(timeoutMs);
   }
 
   // ---------------------------------------------------------------- per-frame
@@ -536,7 +370,15 @@ class MqttPublisher implements Publisher {
     return this.protocolVersion === 5 ? { qos: 1, retain: true, properties: { contentType: 'application/json', payloadFormatIndicator: true } } : { qos: 1, retain: true };
   }
 
-  private async sendStatus(fields: StatusFields = this.status): Promise<void> {
+  /** The status as set, degraded while the broker refuses us something, with the set-up warnings. */
+  private effectiveStatus(): StatusFields {
+    const problem = this.conn.info.problem;
+    const warnings = [...this.conn.warnings, ...(problem ? [problem.message] : [])];
+    const base: StatusFields = problem && this.status.state === 'online' ? { ...this.status, state: 'degraded', reason: problem.message } : { ...this.status };
+    return warnings.length ? { ...base, warnings } : base;
+  }
+
+  private async sendStatus(fields: StatusFields = this.effectiveStatus()): Promise<void> {
     const msg = toStatusMessage(fields, { deviceId: this.deviceId, sessionId: this.sessionId, atMs: Date.now(), protocolVersion: this.protocolVersion });
     if (this.opts.validate ?? true) this.check('status', validateStatusMessage(msg), msg.state);
     try {
@@ -579,23 +421,26 @@ class MqttPublisher implements Publisher {
   private metrics(): PublisherMetrics {
     const o = this.outbox.stats();
     const c = this.counters;
+    const p = this.pumpOut.counters;
     return {
       connected: this.isConnected(),
-      protocolVersion: this.connection.value.protocolVersion,
-      connects: c.connects,
-      disconnects: c.disconnects,
-      published: { ...c.published },
+      protocolVersion: this.conn.info.protocolVersion,
+      connects: this.conn.counters.connects,
+      disconnects: this.conn.counters.disconnects,
+      refused: this.conn.counters.refused,
+      denied: p.denied,
+      published: { ...c.published, lesion: p.published },
       dropped: { ...c.dropped },
       invalid: c.invalid,
       outbox: {
         depth: o.depth,
         bytes: o.bytes,
-        inFlight: this.inflight.size,
+        inFlight: this.pumpOut.inFlight,
         appended: o.appended,
         acked: o.acked,
         recovered: o.recovered,
-        replayed: c.replayed,
-        retried: c.retried,
+        replayed: p.replayed,
+        retried: p.retried,
         dropped: o.dropped,
         torn: o.torn,
         segments: o.segments,
@@ -605,7 +450,7 @@ class MqttPublisher implements Publisher {
   }
 
   stats(): PublisherStats {
-    return { ...this.metrics(), sessionId: this.sessionId, brokerUrl: this.opts.brokerUrl, window: this.windowSize(), inFlightMax: this.counters.inFlightMax };
+    return { ...this.metrics(), sessionId: this.sessionId, brokerUrl: this.conn.url, window: this.pumpOut.window(), inFlightMax: this.pumpOut.counters.inFlightMax };
   }
 
   // ---------------------------------------------------------------- shutdown
@@ -615,9 +460,7 @@ class MqttPublisher implements Publisher {
     const deadline = Date.now() + (opts.timeoutMs ?? 3000);
     this.closing = true;
     if (this.metricsTimer) clearInterval(this.metricsTimer);
-    if (this.retryTimer) clearTimeout(this.retryTimer);
     const left = () => Math.max(0, deadline - Date.now());
-    const client = this.client;
     if (this.isConnected()) {
       await this.flush(left());
       const offline = toStatusMessage(
@@ -629,16 +472,11 @@ class MqttPublisher implements Publisher {
         new Promise((r) => setTimeout(r, left()).unref()),
       ]);
     }
+    this.pumpOut.stop();
     const depth = this.outbox.depth;
-    this.closed = true;
-    if (client) {
-      // A graceful DISCONNECT (no last will: the status says offline already); forced if the broker does not answer.
-      await Promise.race([new Promise<void>((r) => client.end(false, {}, () => r())), new Promise<void>((r) => setTimeout(r, Math.max(100, left())).unref())]);
-      if (!client.disconnected) client.end(true);
-    }
+    // A graceful DISCONNECT (no last will: the status says offline already); forced if the broker does not answer.
+    await this.conn.close(left());
     await this.outbox.close();
-    this.setConnection('closed');
-    this.connection.complete();
     if (depth > 0) this.log.warn({ depth }, 'publish: closed with unacknowledged lesion messages; they stay in the outbox for the next start');
     else this.log.info({}, 'publish: closed');
   }

@@ -11,9 +11,9 @@ export type { ModelIdentity } from '../types/model_identity.js';
 export const LESION_SCHEMA_ID = 'https://dermstream.dev/schema/lesion-message.schema.json';
 export const LESION_SCHEMA_VERSION = '1.0.0';
 export const STATUS_SCHEMA_ID = 'https://dermstream.dev/schema/status-message.schema.json';
-export const STATUS_SCHEMA_VERSION = '1.0.0';
+export const STATUS_SCHEMA_VERSION = '1.1.0';
 export const METRICS_SCHEMA_ID = 'https://dermstream.dev/schema/metrics-message.schema.json';
-export const METRICS_SCHEMA_VERSION = '1.0.0';
+export const METRICS_SCHEMA_VERSION = '1.1.0';
 export const SNAPSHOT_SCHEMA_ID = 'https://dermstream.dev/schema/snapshot-message.schema.json';
 export const SNAPSHOT_SCHEMA_VERSION = '1.0.0';
 
@@ -68,6 +68,8 @@ export interface StatusMessage {
   /** Free text, e.g. `camera unplugged, reopening in 4 s`. */
   reason?: string;
   camera?: 'ok' | 'reopening' | 'failed';
+  /** Since 1.1.0: set-up problems to fix (certificate checks off, topic denied by the broker ACL). */
+  warnings?: string[];
   model?: ModelIdentity;
   /** True on the last-will payload (then `at` is when the will was registered, i.e. the connect time). */
   lastWill?: boolean;
@@ -109,6 +111,10 @@ export interface PublisherMetrics {
   protocolVersion: 4 | 5 | null;
   connects: number;
   disconnects: number;
+  /** Since 1.1.0: connection attempts refused for the credentials. */
+  refused?: number;
+  /** Since 1.1.0: lesion messages refused by the broker's ACL (PUBACK 135); they stay in the outbox. */
+  denied?: number;
   /** Messages handed to the broker (lesion: PUBACKed). */
   published: PerTopicCounts;
   /** live/snapshot/metrics not sent because offline or busy; lesion drops are in `outbox.dropped`. */
