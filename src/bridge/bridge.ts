@@ -32,6 +32,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { IClientOptions } from 'mqtt';
 import { subscribeLesions, type InvalidLesion, type LesionMeta, type LesionSubscription, type LesionSubscriptionStats } from '../client/subscribe_lesions.js';
 import type { LesionMessage } from '../publish/wire_message.js';
+import { isCredentialRefusal } from '../publish/connection.js';
 import { BoundedSet, ClaimStore } from './claims.js';
 import { FhirSender, silentLogger, type BridgeLogger, type FhirSenderStats } from './fhir_sender.js';
 import { NdjsonSink } from './ndjson_sink.js';
@@ -69,6 +70,8 @@ export interface BridgeOptions {
   logger?: BridgeLogger;
   mqtt?: Partial<IClientOptions>;
   protocolVersion?: 4 | 5;
+  /** Reject the start if not subscribed within this time (default 30 000 ms; 0 = keep retrying). */
+  connectTimeoutMs?: number;
 }
 
 export interface BridgeStats {
@@ -264,9 +267,13 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
       sessionExpirySec: opts.sessionExpirySec ?? 7 * 24 * 3600,
       protocolVersion: opts.protocolVersion,
       mqtt: opts.mqtt,
+      ...(opts.connectTimeoutMs !== undefined && { connectTimeoutMs: opts.connectTimeoutMs }),
       onMessage,
       onInvalid,
-      onError: (err) => log.warn({ err: err.message }, 'bridge: mqtt'),
+      onError: (err) =>
+        isCredentialRefusal(err)
+          ? log.error({ err: err.message, brokerUrl: opts.brokerUrl }, `bridge: the broker refused the credentials (${err.message}); fix --mqtt-username / --mqtt-password-file (or add the user to the broker); retrying with back-off`)
+          : log.warn({ err: err.message }, 'bridge: mqtt'),
     });
   } catch (err) {
     if (pruneTimer) clearInterval(pruneTimer);

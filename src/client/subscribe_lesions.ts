@@ -33,6 +33,7 @@
 import { connect, type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import { validateLesionMessage } from '../publish/validate.js';
 import type { LesionMessage, LesionMessageKind } from '../publish/wire_message.js';
+import { backoffDelayMs, backoffPolicy } from '../shared/backoff.js';
 import { DEFAULT_PREFIX, parseTopic, sharedTopicOf, topicOf } from './topics.js';
 
 export interface LesionMeta {
@@ -155,6 +156,8 @@ export async function subscribeLesions(opts: LesionSubscriptionOptions): Promise
     reconnectPeriod: minDelay,
     connectTimeout: 10_000,
     resubscribe: true,
+    // mqtt.js gives up for good after one refused CONNACK otherwise; a user added to the broker later must be enough.
+    reconnectOnConnackError: true,
     ...(protocolVersion === 5
       ? { properties: { receiveMaximum: opts.receiveMaximum ?? 32, ...(persistent ? { sessionExpiryInterval: opts.sessionExpirySec } : {}) } }
       : {}),
@@ -165,6 +168,8 @@ export async function subscribeLesions(opts: LesionSubscriptionOptions): Promise
 
   let closing = false;
   let consecutiveFailures = 0;
+  let refusals = 0;
+  const retryPolicy = backoffPolicy({ initialMs: minDelay, maxMs: Math.max(minDelay, maxDelay) });
   /** The handler currently running (at most one: mqtt.js waits for our callback before the next packet). */
   let current: Promise<void> | null = null;
 
@@ -226,7 +231,7 @@ export async function subscribeLesions(opts: LesionSubscriptionOptions): Promise
       (err: unknown) => {
         stats.handlerErrors++;
         consecutiveFailures++;
-        const delay = Math.min(maxDelay, minDelay * 2 ** Math.min(consecutiveFailures - 1, 16));
+        const delay = backoffDelayMs(consecutiveFailures, retryPolicy);
         client.options.reconnectPeriod = delay;
         report(new Error(`lesion handler failed, message not acknowledged; reconnecting in ${delay} ms for a re-delivery: ${(err as Error)?.message ?? String(err)}`));
         // Never call `callback`: drop the connection so the broker re-sends what we did not acknowledge.
@@ -239,7 +244,19 @@ export async function subscribeLesions(opts: LesionSubscriptionOptions): Promise
   client.on('close', () => {
     if (stats.connects > stats.disconnects) stats.disconnects++;
   });
-  client.on('error', (err) => report(err));
+  client.on('error', (err) => {
+    // A refused CONNACK (bad credentials, not authorized): try again later and later, not every `minDelay`.
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'number' && code > 0 && !client.connected) {
+      refusals++;
+      client.options.reconnectPeriod = backoffDelayMs(refusals, retryPolicy);
+    }
+    report(err);
+  });
+  client.on('connect', () => {
+    refusals = 0;
+    if (consecutiveFailures === 0) client.options.reconnectPeriod = minDelay;
+  });
 
   const subscribed = new Promise<void>((resolve, reject) => {
     const timeoutMs = opts.connectTimeoutMs ?? 30_000;

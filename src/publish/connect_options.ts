@@ -52,6 +52,8 @@ export interface MqttConnect {
   warnings: string[];
   /** True when the broker certificate is not verified. */
   insecureTls: boolean;
+  /** Only the credentials and TLS of `options`, for a client that sets its own protocol, session and timers. */
+  auth: Pick<IClientOptions, 'username' | 'password' | 'ca' | 'cert' | 'key' | 'rejectUnauthorized' | 'servername'>;
 }
 
 export const DEFAULT_KEYS: Required<NonNullable<MqttConnectSettings['keys']>> = {
@@ -153,5 +155,7 @@ export function buildMqttConnect(s: MqttConnectSettings): MqttConnect {
   }
   options.rejectUnauthorized = !insecure;
   if (insecure) warnings.push(`TLS certificate of the broker is NOT verified (${keys.rejectUnauthorized}: false with ${keys.allowInsecureTls}): anyone on the network path can impersonate it`);
-  return { url, options, warnings, insecureTls: insecure };
+  const { username: u, password: pw, ca, cert, key, rejectUnauthorized, servername } = options;
+  const auth = Object.fromEntries(Object.entries({ username: u, password: pw, ca, cert, key, rejectUnauthorized, servername, passphrase }).filter(([, v]) => v !== undefined)) as MqttConnect['auth'];
+  return { url, options, warnings, insecureTls: insecure, auth };
 }

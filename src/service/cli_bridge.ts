@@ -7,8 +7,22 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { Command } from 'commander';
-import { startBridge } from '../bridge/bridge.js';
+import { startBridge, type Bridge } from '../bridge/bridge.js';
 import { createLogger } from './logging.js';
+import { buildMqttConnect, type MqttConnectSettings, type MqttSettingsError } from '../publish/connect_options.js';
+
+/** The bridge's names for the connect settings, so a refusal or a bad file names the flag to fix. */
+const BRIDGE_KEYS: MqttConnectSettings['keys'] = {
+  username: '--mqtt-username',
+  password: '--mqtt-password-file',
+  passwordFile: '--mqtt-password-file',
+  caFile: '--mqtt-ca',
+  certFile: '--mqtt-cert',
+  keyFile: '--mqtt-key',
+  keyPassphrase: '--mqtt-key-passphrase-file',
+  rejectUnauthorized: '--mqtt-allow-insecure-tls',
+  allowInsecureTls: '--mqtt-allow-insecure-tls',
+};
 
 function positiveInt(name: string) {
   return (v: string): number => {
@@ -31,6 +45,14 @@ export function registerBridge(program: Command): void {
     .option('--fhir-url <url>', 'FHIR R4 base URL: also POST each Observation to <url>/Observation (conditional create)')
     .option('--fhir-token-file <file>', 'file with a bearer token for the FHIR server (re-read when it changes)')
     .option('--fhir-max-attempts <n>', 'attempts per Observation before it waits for the next start', positiveInt('--fhir-max-attempts'), 6)
+    .option('--mqtt-username <user>', 'broker user name')
+    .option('--mqtt-password-file <file>', 'file holding the broker password (first line); never put it in the URL')
+    .option('--mqtt-ca <file>', 'CA certificate (PEM) that signed the broker certificate (mqtts://, wss://)')
+    .option('--mqtt-cert <file>', 'client certificate (PEM), with --mqtt-key')
+    .option('--mqtt-key <file>', 'client private key (PEM), with --mqtt-cert')
+    .option('--mqtt-key-passphrase-file <file>', 'file holding the passphrase of an encrypted client key')
+    .option('--mqtt-servername <name>', 'TLS server name (SNI) when it differs from the URL host')
+    .option('--mqtt-allow-insecure-tls', 'do NOT verify the broker certificate (testing only; warned at start and in every stats line)')
     .option('--client-id <id>', 'MQTT client id (default: derived from host and --out, stable across restarts)')
     .option('--session-expiry <s>', 'how long the broker keeps unacknowledged verdicts for this worker while it is down', positiveInt('--session-expiry'), 7 * 24 * 3600)
     .option('--claims-dir <dir>', 'shared de-duplication directory of the group (default: next to --out); must be shared by all workers of the group')
@@ -42,8 +64,50 @@ export function registerBridge(program: Command): void {
     .option('--log-level <level>', 'trace | debug | info | warn | error', 'info')
     .action(async (o) => {
       const log = createLogger(o.logLevel, { pretty: 'auto', base: { component: 'bridge' } });
-      const bridge = await startBridge({
-        brokerUrl: o.broker,
+      let mqtt;
+      try {
+        // The one options builder (as `run` and `doctor`), with the flag names for its messages.
+        mqtt = buildMqttConnect({
+          brokerUrl: o.broker,
+          username: o.mqttUsername,
+          passwordFile: o.mqttPasswordFile,
+          tls: {
+            caFile: o.mqttCa,
+            certFile: o.mqttCert,
+            keyFile: o.mqttKey,
+            keyPassphraseFile: o.mqttKeyPassphraseFile,
+            servername: o.mqttServername,
+            rejectUnauthorized: o.mqttAllowInsecureTls !== true,
+            allowInsecureTls: o.mqttAllowInsecureTls === true,
+          },
+          keys: BRIDGE_KEYS,
+        });
+      } catch (err) {
+        log.error({ key: (err as MqttSettingsError).key }, `bridge: ${(err as Error).message}`);
+        process.exitCode = 78; // EX_CONFIG
+        return;
+      }
+      for (const w of mqtt.warnings) log.warn({ brokerUrl: mqtt.url }, `bridge: ${w}`);
+      // /healthz answers from the start: 503 while the broker refuses us (the bridge keeps retrying), 200 once subscribed.
+      let bridge: Bridge | undefined;
+      let http: Server | null = null;
+      if (o.httpPort !== undefined) {
+        http = createServer((req, res) => {
+          if (req.url === '/stats') {
+            res.writeHead(bridge ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(bridge?.stats() ?? { starting: true }));
+          } else if (req.url === '/healthz') {
+            const s = bridge?.stats().subscription;
+            const ok = !!s && s.connects > s.disconnects;
+            res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ok\n' : 'not connected to the broker\n');
+          } else res.writeHead(404).end();
+        });
+        await new Promise<void>((r) => http!.listen(o.httpPort, o.httpHost, () => r()));
+      }
+      bridge = await startBridge({
+        brokerUrl: mqtt.url,
+        mqtt: mqtt.auth,
+        // Wait for the broker however long it refuses us: a user added later must not need a restart (issue 10 item 1).
+        connectTimeoutMs: 0,
         out: o.out,
         group: o.group === false ? null : o.group,
         prefix: o.prefix,
@@ -57,19 +121,8 @@ export function registerBridge(program: Command): void {
         deadLetter: o.deadLetter,
         logger: log,
       });
-      let http: Server | null = null;
-      if (o.httpPort !== undefined) {
-        http = createServer((req, res) => {
-          if (req.url === '/stats') {
-            res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(bridge.stats()));
-          } else if (req.url === '/healthz') {
-            const ok = bridge.stats().subscription.connects > bridge.stats().subscription.disconnects;
-            res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ok\n' : 'not connected to the broker\n');
-          } else res.writeHead(404).end();
-        });
-        await new Promise<void>((r) => http!.listen(o.httpPort, o.httpHost, () => r()));
-      }
-      const timer = o.statsInterval > 0 ? setInterval(() => log.info({ stats: bridge.stats() }, 'bridge: counters'), o.statsInterval * 1000) : null;
+      const running = bridge;
+      const timer = o.statsInterval > 0 ? setInterval(() => log.info({ stats: running.stats(), ...(mqtt.insecureTls && { warning: mqtt.warnings.at(-1) }) }, 'bridge: counters'), o.statsInterval * 1000) : null;
       await new Promise<void>((resolve) => {
         const stop = (sig: string) => {
           log.info({ signal: sig }, 'bridge: stopping');
@@ -80,7 +133,7 @@ export function registerBridge(program: Command): void {
       });
       if (timer) clearInterval(timer);
       await new Promise<void>((r) => (http ? http.close(() => r()) : r()));
-      await bridge.close();
-      log.info({ stats: bridge.stats() }, 'bridge: final counters');
+      await running.close();
+      log.info({ stats: running.stats() }, 'bridge: final counters');
     });
 }

@@ -14,6 +14,9 @@ import { checkElements, elementsFor } from '../capture/check_elements.js';
 import { preflight } from '../capture/preflight.js';
 import { parseSource, type SourceSpec } from '../capture/source_spec.js';
 import type { DermstreamConfig } from './config/schema.js';
+import { mqttTlsSettings } from './config/run_options.js';
+import { buildMqttConnect, MqttSettingsError } from '../publish/connect_options.js';
+import { doctorProbeTopic } from '../types/topics.js';
 
 export type DoctorStatus = 'OK' | 'WARN' | 'FAIL' | 'SKIP';
 
@@ -295,34 +298,28 @@ export async function checkBroker(config: DermstreamConfig, timeoutMs: number): 
         };
   }
   const { connectAsync } = await import('mqtt');
-  const topic = `${m.topicPrefix}/${config.deviceId}/doctor`;
+  const topic = doctorProbeTopic(m.topicPrefix, config.deviceId);
   const clientId = `dermstream-${config.deviceId}-doctor-${randomBytes(3).toString('hex')}`;
   const t0 = performance.now();
+  let built;
   try {
-    // `passphrase` goes through to tls.connect; mqtt's types do not list it.
-    const client = await connectAsync(m.brokerUrl, {
-      clientId,
-      username: m.username,
-      password: m.password,
-      keepalive: 10,
-      connectTimeout: timeoutMs,
-      reconnectPeriod: 0,
-      protocolVersion: 4,
-      ca: m.tls.ca ? readFileSync(m.tls.ca) : undefined,
-      cert: m.tls.cert ? readFileSync(m.tls.cert) : undefined,
-      key: m.tls.key ? readFileSync(m.tls.key) : undefined,
-      rejectUnauthorized: m.tls.rejectUnauthorized,
-      servername: m.tls.servername,
-      ...({ passphrase: m.tls.keyPassphrase } as object),
-    });
+    // The same builder as `run` and `bridge`: what doctor checks is what the service will use.
+    built = buildMqttConnect({ brokerUrl: m.brokerUrl, username: m.username, password: m.password, tls: mqttTlsSettings(m.tls), clientId, keepaliveS: 10, connectTimeoutMs: timeoutMs, reconnectPeriodMs: 0, protocolVersion: 4 });
+  } catch (err) {
+    return { check: 'broker', status: 'FAIL', summary: (err as Error).message, fix: err instanceof MqttSettingsError ? `fix ${err.key}` : 'check the mqtt settings' };
+  }
+  const url = built.url;
+  try {
+    const client = await connectAsync(url, built.options);
     try {
       const connectedMs = performance.now() - t0;
       await withTimeout(client.publishAsync(topic, JSON.stringify({ type: 'doctor-probe', deviceId: config.deviceId, at: new Date().toISOString() }), { qos: 1, retain: false }), timeoutMs, 'publish not acknowledged');
       const ackMs = performance.now() - t0 - connectedMs;
       return {
         check: 'broker',
-        status: 'OK',
-        summary: `${m.brokerUrl}: connected in ${connectedMs.toFixed(0)} ms, probe on ${topic} (QoS 1, not retained) acknowledged in ${ackMs.toFixed(0)} ms`,
+        status: built.warnings.length ? 'WARN' : 'OK',
+        ...(built.warnings.length ? { details: built.warnings, fix: 'give the CA in mqtt.tls.ca and remove mqtt.tls.rejectUnauthorized / allowInsecureTls' } : {}),
+        summary: `${url}: connected in ${connectedMs.toFixed(0)} ms, probe on ${topic} (QoS 1, not retained) acknowledged in ${ackMs.toFixed(0)} ms`,
       };
     } finally {
       await client.endAsync(true).catch(() => undefined);
@@ -334,7 +331,7 @@ export async function checkBroker(config: DermstreamConfig, timeoutMs: number): 
       : /certificate|self.signed|unable to verify/i.test(msg)
         ? 'check mqtt.tls.ca (the CA that signed the broker certificate) and that the URL host matches the certificate (or mqtt.tls.servername)'
         : 'check mqtt.brokerUrl, that the broker runs, and that the firewall lets this device reach its port';
-    return { check: 'broker', status: 'FAIL', summary: `${m.brokerUrl}: ${msg}`, fix };
+    return { check: 'broker', status: 'FAIL', summary: `${url}: ${msg}`, fix };
   }
 }
 

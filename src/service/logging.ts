@@ -6,6 +6,7 @@
  */
 import { Writable } from 'node:stream';
 import pino, { type Logger, type DestinationStream } from 'pino';
+import { REDACT_CENSOR, REDACT_PATHS } from './log_redact.js';
 
 export type { Logger } from 'pino';
 
@@ -67,7 +68,7 @@ export function createLogger(level: string = 'info', opts: LoggerOptions = {}): 
       formatters: { level: (label, number) => ({ level: number, severity: label }) },
       serializers: { err: pino.stdSerializers.err },
       // Secrets must never reach a log line, whatever object is logged.
-      redact: { paths: ['password', '*.password', '*.*.password', 'keyPassphrase', '*.keyPassphrase', '*.*.keyPassphrase', '*.*.*.keyPassphrase'], censor: '***' },
+      redact: { paths: [...REDACT_PATHS], censor: REDACT_CENSOR },
     },
     destination,
   );

@@ -3,7 +3,7 @@ import { openSource, type CaptureEvent, type CaptureSource, type OpenSourceOptio
 import type { BackendPreference } from '../model/backend.js';
 import { startInferenceWorker, type InferenceClient } from '../model/inference_client.js';
 import { createPipeline, type PipelineEvent, type PipelineOptions } from '../pipeline/index.js';
-import { createPublisher, startEmbeddedBroker, type EmbeddedBroker, type Publisher, type PublisherOptions } from '../publish/index.js';
+import { createPublisher, redactUrl, startEmbeddedBroker, type EmbeddedBroker, type Publisher, type PublisherOptions } from '../publish/index.js';
 import type { Frame } from '../types/frame.js';
 import type { Logger } from '../types/logger.js';
 
@@ -33,7 +33,8 @@ export interface RunHooks {
   onFrame?(frame: Frame): void;
   onEvent?(event: PipelineEvent): void;
   onCaptureEvent?(event: CaptureEvent): void;
-  onBroker?(connected: boolean): void;
+  /** `reason`: why delivery is not possible (credentials refused, topic denied), when known. */
+  onBroker?(connected: boolean, reason?: string): void;
   onReady?(info: RunInfo): void;
 }
 
@@ -89,9 +90,10 @@ export async function startRun(opts: RunOptions, log: Logger, hooks: RunHooks = 
   }
   const publisher = await createPublisher({ ...opts.publisher, brokerUrl, deviceId: opts.deviceId, stateDir: opts.stateDir, model: inference.identity, logger: log });
   const brokerSub = publisher.connection$.subscribe((c) => {
-    hooks.onBroker?.(c.state === 'connected');
-    if (c.state === 'connected') log.info({ broker: brokerUrl, protocol: c.protocolVersion }, 'broker connected');
-    else if (c.state === 'reconnecting') log.warn({ broker: brokerUrl, error: c.error }, 'broker connection lost; lesion messages wait in the outbox');
+    // Connected but refused (a topic denied by the ACL) is not ready either: verdicts wait in the outbox.
+    hooks.onBroker?.(c.state === 'connected' && !c.problem, c.problem?.message);
+    if (c.state === 'connected') log.info({ broker: redactUrl(brokerUrl), protocol: c.protocolVersion }, 'broker connected');
+    else if (c.state === 'reconnecting') log.warn({ broker: redactUrl(brokerUrl), error: c.error }, 'broker connection lost; lesion messages wait in the outbox');
   });
 
   const capture = openSource(opts.source, opts.capture);

@@ -2,13 +2,24 @@
  * Rules that involve more than one key, the file system, or another room's parser: run after the schema
  * accepted every single value. Each returns problems naming the key, never throws.
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { parseSource } from '../../capture/source_spec.js';
 import { resolveDebounceParams } from '../../pipeline/debounce.js';
 import { BROKER_SCHEMES, type ParsedConfig } from './schema.js';
 import { showValue, type ConfigProblem, type ConfigSource } from './errors.js';
 import { unreadable } from './secrets.js';
+import { pemProblem } from '../../publish/pem.js';
+
+/** Why `host` cannot be an interface to listen on, judged without DNS; null when it may be. */
+export function bindHostProblem(host: string): string | null {
+  if (isIP(host) !== 0) return null;
+  if (/^[\d.]+$/.test(host)) return 'is not a valid IPv4 address (four numbers 0–255)';
+  if (host.includes(':')) return 'is not a valid IPv6 address';
+  if (!/^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(host)) return 'is not an IP address or a host name';
+  return null;
+}
 
 export type SourceOf = (key: string) => ConfigSource | undefined;
 
@@ -73,6 +84,14 @@ export function checkRules(c: ParsedConfig, sourceOf: SourceOf, cwd: string): Co
   if (m.tls.keyPassphrase !== undefined && m.tls.keyPassphraseFile !== undefined) {
     problem('mqtt.tls.keyPassphraseFile', m.tls.keyPassphraseFile, 'both mqtt.tls.keyPassphrase and keyPassphraseFile are set', 'one of them (keyPassphraseFile preferred)');
   }
+  if (!m.tls.rejectUnauthorized && !m.tls.allowInsecureTls) {
+    problem(
+      'mqtt.tls.rejectUnauthorized',
+      false,
+      'false turns off the check of the broker certificate: any server, a man in the middle too, would receive the verdicts',
+      'give the CA in mqtt.tls.ca (and mqtt.tls.servername if the host name differs); to mean it (testing only), also set mqtt.tls.allowInsecureTls: true',
+    );
+  }
   if ((m.tls.cert === undefined) !== (m.tls.key === undefined)) {
     const key = m.tls.cert === undefined ? 'mqtt.tls.key' : 'mqtt.tls.cert';
     problem(key, m.tls.cert ?? m.tls.key, 'a client certificate needs its key and vice versa', 'set both mqtt.tls.cert and mqtt.tls.key, or neither');
@@ -82,6 +101,10 @@ export function checkRules(c: ParsedConfig, sourceOf: SourceOf, cwd: string): Co
     if (f === undefined) continue;
     const why = unreadable(path.resolve(cwd, f));
     if (why) problem(`mqtt.tls.${k}`, f, `TLS file ${why}`, 'a PEM file readable by the service user');
+    else {
+      const notPem = pemProblem(readFileSync(path.resolve(cwd, f), 'latin1'), k === 'key' ? 'private key' : 'certificate');
+      if (notPem) problem(`mqtt.tls.${k}`, f, `${f} is ${notPem}`, k === 'key' ? 'the PEM private key of the client certificate' : 'a PEM certificate file (-----BEGIN CERTIFICATE-----)');
+    }
     if (scheme === 'mqtt:' || scheme === 'ws:') {
       problem(`mqtt.tls.${k}`, f, `TLS is configured but mqtt.brokerUrl uses ${scheme}// (no TLS)`, `use ${scheme === 'mqtt:' ? 'mqtts' : 'wss'}:// or remove mqtt.tls`);
     }
@@ -95,6 +118,15 @@ export function checkRules(c: ParsedConfig, sourceOf: SourceOf, cwd: string): Co
     );
   }
 
+  // Interfaces to bind: an address that only looks like IPv4 (999.1.1.1) would fail at run with ENOTFOUND, no key named.
+  const hosts: Array<[string, string, boolean]> = [
+    ['http.host', c.http.host, c.http.enabled],
+    ['mqtt.embedded.host', m.embedded.host, m.brokerUrl === ''],
+  ];
+  for (const [key, host, used] of hosts) {
+    const why = bindHostProblem(host);
+    if (used && why) problem(key, host, why, 'an IP address of this machine (127.0.0.1, 0.0.0.0, ::1, ::) or its host name');
+  }
   // Listeners on this machine must not collide.
   const listeners: Array<[string, number]> = [];
   if (c.http.enabled) listeners.push(['http.port', c.http.port]);

@@ -4,7 +4,21 @@
  */
 import { parseSource } from '../../capture/source_spec.js';
 import type { RunOptions } from '../run.js';
+import type { MqttTlsSettings } from '../../publish/connect_options.js';
 import type { DermstreamConfig } from './schema.js';
+
+/** mqtt.tls.* → the options builder's TLS settings (all of them: the key passphrase was once dropped here). */
+export function mqttTlsSettings(t: DermstreamConfig['mqtt']['tls']): MqttTlsSettings {
+  return {
+    caFile: t.ca,
+    certFile: t.cert,
+    keyFile: t.key,
+    keyPassphrase: t.keyPassphrase,
+    rejectUnauthorized: t.rejectUnauthorized,
+    allowInsecureTls: t.allowInsecureTls,
+    servername: t.servername,
+  };
+}
 
 export function runOptionsFrom(c: DermstreamConfig, extra: { summary?: boolean } = {}): RunOptions {
   const live = ['v4l2', 'test', 'gst'].includes(parseSource(c.source).kind);
@@ -37,7 +51,7 @@ export function runOptionsFrom(c: DermstreamConfig, extra: { summary?: boolean }
       clientId: m.clientId,
       username: m.username,
       password: m.password,
-      tls: { caFile: m.tls.ca, certFile: m.tls.cert, keyFile: m.tls.key, rejectUnauthorized: m.tls.rejectUnauthorized, servername: m.tls.servername },
+      tls: mqttTlsSettings(m.tls),
       keepaliveS: m.keepaliveS,
       rates: {
         liveMaxHz: m.liveMaxHz,

@@ -96,7 +96,8 @@ export const tlsSchema = z.strictObject({
   key: file('client private key (PEM), with cert').optional(),
   keyPassphrase: z.string().describe('passphrase of the client key (prefer keyPassphraseFile)').optional(),
   keyPassphraseFile: file('file holding the passphrase of the client key').optional(),
-  rejectUnauthorized: z.boolean().describe('verify the broker certificate: true (default) or false').default(true),
+  rejectUnauthorized: z.boolean().describe('verify the broker certificate: true (default) or false (needs allowInsecureTls: true)').default(true),
+  allowInsecureTls: z.boolean().describe('accept rejectUnauthorized: false, i.e. any broker certificate (testing only; warned at start and in the status topic): true or false').default(false),
   servername: z.string().min(1).describe('TLS server name (SNI) when it differs from the URL host').optional(),
 });
 

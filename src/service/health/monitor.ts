@@ -27,7 +27,7 @@ export interface MonitorHooks {
   onFrame(frame: unknown): void;
   onEvent(event: ProcessedEventLike): void;
   onCaptureEvent(event: CaptureEvent): void;
-  onBroker(connected: boolean): void;
+  onBroker(connected: boolean, reason?: string): void;
   onReady(info: { model: ModelIdentityLike; source?: string }): void;
 }
 
@@ -67,8 +67,8 @@ export class ServiceMonitor {
       onFrame: () => this.metrics.framesCaptured.inc(),
       onEvent: (e) => this.onEvent(e),
       onCaptureEvent: (e) => this.onCaptureEvent(e),
-      onBroker: (connected) => {
-        this.health.setBroker(connected, connected ? undefined : 'not connected to the MQTT broker');
+      onBroker: (connected, reason) => {
+        this.health.setBroker(connected, connected ? undefined : (reason ?? 'not connected to the MQTT broker'));
         this.metrics.setBrokerConnected(connected);
       },
       onReady: (info) => this.onReady(info),
