@@ -49,6 +49,20 @@ export interface Mosquitto {
   /** stop + remove the temp dir. */
   dispose(): Promise<void>;
   log(): string;
+  /** Adds (or changes) a user in the password file; takes effect on `reload()`. */
+  addUser(user: string, password: string): Promise<void>;
+  /** Replaces the ACL lines; takes effect on `reload()`. */
+  setAcl(lines: string[]): Promise<void>;
+  /** SIGHUP: Mosquitto re-reads its password and ACL files (connected clients stay). */
+  reload(): Promise<void>;
+}
+
+function mosquittoPasswd(args: string[]): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const p = spawn('mosquitto_passwd', args, { stdio: 'ignore' });
+    p.once('error', reject);
+    p.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`mosquitto_passwd exited ${code}`))));
+  });
 }
 
 export interface MosquittoOptions {
@@ -56,8 +70,12 @@ export interface MosquittoOptions {
   persistence?: boolean;
   /** Serve TLS on the main listener with these PEM files (the certificate must name 127.0.0.1). */
   tls?: { caFile: string; certFile: string; keyFile: string };
-  /** Require these users (anonymous refused); needs mosquitto_passwd. */
+  /** Require these users (anonymous refused); needs mosquitto_passwd. `{}`: a password file nobody is in yet. */
   users?: Record<string, string>;
+  /** Lines of an acl_file (`user derm`, `topic write dermstream/#`, …); re-read on `reload()`. */
+  acl?: string[];
+  /** TLS listener asks for a client certificate signed by `tls.caFile`. */
+  requireCertificate?: boolean;
 }
 
 export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosquitto> {
@@ -69,21 +87,23 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosqu
   let passwordFile: string | null = null;
   if (opts.users) {
     passwordFile = join(dir, 'passwd');
-    for (const [i, [user, pass]] of Object.entries(opts.users).entries()) {
-      await new Promise<void>((resolve, reject) => {
-        const p = spawn('mosquitto_passwd', [...(i === 0 ? ['-c'] : []), '-b', passwordFile!, user, pass], { stdio: 'ignore' });
-        p.once('error', reject);
-        p.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`mosquitto_passwd exited ${code}`))));
-      });
-    }
+    await writeFile(passwordFile, '');
+    for (const [user, pass] of Object.entries(opts.users)) await mosquittoPasswd(['-b', passwordFile, user, pass]);
     await chmod(passwordFile, 0o644);
+  }
+  const aclFile = opts.acl ? join(dir, 'acl') : null;
+  if (aclFile) {
+    await writeFile(aclFile, `${opts.acl!.join('\n')}\n`);
+    await chmod(aclFile, 0o644);
   }
   const conf = [
     'per_listener_settings false',
     `allow_anonymous ${opts.users ? 'false' : 'true'}`,
     ...(passwordFile ? [`password_file ${passwordFile}`] : []),
+    ...(aclFile ? [`acl_file ${aclFile}`] : []),
     `listener ${port} 127.0.0.1`,
     ...(opts.tls ? [`cafile ${opts.tls.caFile}`, `certfile ${opts.tls.certFile}`, `keyfile ${opts.tls.keyFile}`] : []),
+    ...(opts.tls && opts.requireCertificate ? ['require_certificate true'] : []),
     ...(wsPort ? [`listener ${wsPort} 127.0.0.1`, 'protocol websockets'] : []),
     opts.persistence ? 'persistence true' : 'persistence false',
     ...(opts.persistence ? [`persistence_location ${dir}/`, 'autosave_interval 0'] : []),
@@ -91,6 +111,7 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosqu
     'log_type error',
     'log_type warning',
     'log_type notice',
+    ...(opts.users || opts.acl ? ['log_type information'] : []),
     '',
   ].join('\n');
   const confPath = join(dir, 'mosquitto.conf');
@@ -135,5 +156,24 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosqu
       await rm(dir, { recursive: true, force: true });
     },
     log: () => output,
+    async addUser(user, password) {
+      if (!passwordFile) throw new Error('addUser needs a broker started with `users`');
+      await mosquittoPasswd(['-b', passwordFile, user, password]);
+      await chmod(passwordFile, 0o644);
+    },
+    async setAcl(lines) {
+      if (!aclFile) throw new Error('setAcl needs a broker started with `acl`');
+      await writeFile(aclFile, `${lines.join('\n')}\n`);
+    },
+    async reload() {
+      const p = proc as ChildProcess | null;
+      if (!p) throw new Error('mosquitto is not running');
+      const before = output.length;
+      p.kill('SIGHUP');
+      // Mosquitto logs "Reloading config." when it has re-read the files.
+      const deadline = Date.now() + 5000;
+      while (!output.slice(before).includes('Reloading') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, 100));
+    },
   };
 }
