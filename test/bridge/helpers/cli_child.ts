@@ -6,4 +6,4 @@ const program = new Command();
 program.name('dermstream').exitOverride();
 registerBridge(program);
 await program.parseAsync(process.argv);
-process.exit(0);
+process.exit(process.exitCode ?? 0);
