@@ -6,9 +6,13 @@ import type { Frame } from '../types/frame.js';
 import { frameInfo } from '../types/frame.js';
 import type { BackendPreference } from './backend.js';
 import type { ModelIdentity } from './predictor.js';
+import type { SignatureCheck } from './manifest_signature.js';
+import type { ModelTrust } from './weights_io.js';
 
 export interface InferenceClient {
   identity: ModelIdentity;
+  /** What the loader found of the manifest's signature. */
+  signature: SignatureCheck;
   backendSkipped: string[];
   infer(frame: Frame): Promise<Inference>;
   /** Tensors and bytes held by the backend in the worker (a leak shows here first). */
@@ -33,8 +37,8 @@ function createWorker(data: unknown): Worker {
  * buffer); masks come back as transferred buffers. A crashed worker rejects every pending request and
  * every later call, with the reason.
  */
-export function startInferenceWorker(modelDir: string, backend: BackendPreference = 'auto'): Promise<InferenceClient> {
-  const worker = createWorker({ modelDir, backend });
+export function startInferenceWorker(modelDir: string, backend: BackendPreference = 'auto', trust: ModelTrust = {}): Promise<InferenceClient> {
+  const worker = createWorker({ modelDir, backend, trust });
   const pending = new Map<number, { resolve: (v: Inference) => void; reject: (e: Error) => void; frame: Frame }>();
   const statsPending = new Map<number, (m: { numTensors: number; numBytes: number }) => void>();
   let nextId = 1;
@@ -55,7 +59,7 @@ export function startInferenceWorker(modelDir: string, backend: BackendPreferenc
       failAll(e);
       rejectStart(e);
     });
-    worker.on('message', (msg: { type: string; id?: number; message?: string; identity?: ModelIdentity; skipped?: string[]; detections?: Detection[]; timings?: Inference['timings'] }) => {
+    worker.on('message', (msg: { type: string; id?: number; message?: string; identity?: ModelIdentity; signature?: SignatureCheck; skipped?: string[]; detections?: Detection[]; timings?: Inference['timings'] }) => {
       if (msg.type === 'fatal') {
         rejectStart(new InferenceWorkerError(msg.message ?? 'model failed to load'));
         void worker.terminate();
@@ -64,6 +68,7 @@ export function startInferenceWorker(modelDir: string, backend: BackendPreferenc
       if (msg.type === 'ready') {
         resolveStart({
           identity: msg.identity as ModelIdentity,
+          signature: msg.signature ?? { status: 'unsigned' },
           backendSkipped: msg.skipped ?? [],
           infer(frame: Frame): Promise<Inference> {
             if (dead) return Promise.reject(dead);

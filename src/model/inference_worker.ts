@@ -1,5 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { BackendPreference } from './backend.js';
+import type { ModelTrust } from './weights_io.js';
 import { LesionModel } from './predictor.js';
 
 /**
@@ -9,6 +10,7 @@ import { LesionModel } from './predictor.js';
 interface Init {
   modelDir: string;
   backend: BackendPreference;
+  trust?: ModelTrust;
 }
 
 interface Request {
@@ -23,9 +25,9 @@ const port = parentPort;
 if (!port) throw new Error('inference_worker must run as a worker thread');
 const init = workerData as Init;
 
-LesionModel.load(init.modelDir, init.backend).then(
+LesionModel.load(init.modelDir, init.backend, undefined, undefined, undefined, init.trust).then(
   (model) => {
-    port.postMessage({ type: 'ready', identity: model.identity, skipped: model.backend.skipped, provider: model.backend.provider });
+    port.postMessage({ type: 'ready', identity: model.identity, signature: model.integrity.signature, skipped: model.backend.skipped, provider: model.backend.provider });
     port.on('message', (req: Request | { type: 'stats'; id: number }) => {
       if ('type' in req) {
         port.postMessage({ type: 'stats', id: req.id, memory: LesionModel.memory() });

@@ -8,7 +8,7 @@ import { foldBatchNorms } from './layers.js';
 import { letterboxTensor, type Letterbox } from './letterbox.js';
 import { LesionNet } from './network.js';
 import { pasteMask } from './paste_mask.js';
-import { loadModel, type Manifest } from './weights_io.js';
+import { loadModel, type Manifest, type ModelIntegrity, type ModelTrust } from './weights_io.js';
 
 // src/types holds pure type contracts; it is the one import the house plan allows src/model outside itself.
 import type { ModelIdentity } from '../types/model_identity.js';
@@ -40,15 +40,16 @@ export class LesionModel {
     readonly net: LesionNet,
     readonly manifest: Manifest,
     readonly backend: BackendInfo,
+    readonly integrity: ModelIntegrity,
   ) {}
 
   /**
    * `inputSize` overrides the trained input size: the network is fully convolutional up to RoI align and
    * its anchors scale with the input, so the same weights trade speed for detail (see the README table).
    */
-  static async load(dir: string, backend: BackendPreference = 'auto', inputSize?: number, detection?: Partial<LesionNet['config']['detection']>, calibration?: LesionNet['config']['calibration']): Promise<LesionModel> {
+  static async load(dir: string, backend: BackendPreference = 'auto', inputSize?: number, detection?: Partial<LesionNet['config']['detection']>, calibration?: LesionNet['config']['calibration'], trust: ModelTrust = {}): Promise<LesionModel> {
     const b = await selectBackend(backend);
-    const loaded = loadModel(dir);
+    const loaded = loadModel(dir, trust);
     const manifest = loaded.manifest;
     let net = loaded.net;
     if ((inputSize && inputSize !== net.config.inputSize) || detection || calibration) {
@@ -59,7 +60,7 @@ export class LesionModel {
       );
     }
     foldBatchNorms(net.params);
-    const model = new LesionModel(net, manifest, b);
+    const model = new LesionModel(net, manifest, b, loaded.integrity);
     // The first call compiles kernels and sizes buffers; do it before the first real frame.
     model.inferRgb(new Uint8Array(64 * 48 * 3), 64, 48);
     return model;
@@ -69,7 +70,8 @@ export class LesionModel {
     return {
       name: this.manifest.name,
       version: this.manifest.version,
-      sha256: this.manifest.weightsSha256,
+      // Computed from the shard bytes loaded (equal to the manifest's, or the load was refused).
+      sha256: this.integrity.weightsSha256,
       quantization: this.manifest.quantization,
       backend: this.backend.name,
     };

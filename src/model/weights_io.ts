@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { parseModelConfig, type ModelConfig } from './config.js';
 import { LesionNet } from './network.js';
 import { ParamStore } from './params.js';
 import { quantizeFloat16, quantizeUint8, type QuantDtype, type QuantInfo } from './quantize.js';
+import { checkManifestSignature, parseTrustedKey, readManifestSignature, SIGNATURE_FILE, type SignatureCheck } from './manifest_signature.js';
 
 export const MODEL_FORMAT = 'dermstream-lesionnet';
 export const SHARD_BYTES = 4 * 1024 * 1024;
@@ -132,6 +133,8 @@ export async function saveModel(net: LesionNet, dir: string, opts: SaveOptions =
     notes: opts.notes,
   };
   atomicWrite(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2));
+  // A signature of the previous manifest would now be 'invalid' and refuse the new model: a new model starts unsigned.
+  rmSync(join(dir, SIGNATURE_FILE), { force: true });
   return manifest;
 }
 
@@ -144,26 +147,94 @@ function readJson<T>(path: string, what: string): T {
   }
 }
 
+/** How much a loader demands of a model's provenance. */
+export interface ModelTrust {
+  /** Ed25519 public keys (PEM text or paths of PEM files) whose signature on manifest.json is accepted. */
+  trustedKeys?: readonly string[];
+  /** Refuse a model whose manifest is not signed by one of `trustedKeys`. */
+  requireSignature?: boolean;
+}
+
+/** What was established about the model folder at load. */
+export interface ModelIntegrity {
+  /** SHA-256 of the weight shards as read and decoded here (not the manifest's word). */
+  weightsSha256: string;
+  signature: SignatureCheck;
+}
+
+/** Key-order-independent JSON, to compare the manifest's architecture with model.json's. */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v && typeof v === 'object') return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  return JSON.stringify(v);
+}
+
+function checkSignature(dir: string, manifestBytes: Buffer, trust: ModelTrust): SignatureCheck {
+  let sig;
+  try {
+    sig = readManifestSignature(dir);
+  } catch (err) {
+    throw new ModelLoadError(`model signature unreadable: ${(err as Error).message}`, 'sign the model again: dermstream sign --model <dir> --key <private key>');
+  }
+  const keys = (trust.trustedKeys ?? []).map((k) => {
+    try {
+      return parseTrustedKey(k);
+    } catch (err) {
+      throw new ModelLoadError((err as Error).message, 'fix model.trustedKeys: paths of Ed25519 public keys (PEM) or the PEM text itself');
+    }
+  });
+  const check = checkManifestSignature(manifestBytes, sig, keys);
+  const signHint = `sign it with your key (dermstream sign --model ${dir} --key <private key>) and list the public half in model.trustedKeys`;
+  if (check.status === 'invalid') throw new ModelLoadError(`${dir}/manifest.json does not match its signature (key ${check.keyId}): it was changed after signing`, 'copy the model folder again from a trusted source, or re-sign it if you changed the manifest yourself');
+  if (trust.requireSignature && check.status === 'unsigned') throw new ModelLoadError(`${dir} is not signed and model.requireSignature is on`, signHint);
+  if (trust.requireSignature && check.status === 'untrusted') throw new ModelLoadError(`${dir} is signed by key ${check.keyId}, which is not in model.trustedKeys (model.requireSignature is on)`, `add that key's public half to model.trustedKeys if you trust it, or ${signHint}`);
+  return check;
+}
+
 /**
- * Loads a model folder after verifying the SHA-256 of every file against the manifest: a corrupt,
- * truncated or tampered model is refused with the file named, never half-loaded.
+ * Loads a model folder after verifying it: the signature of manifest.json (per `trust`), the SHA-256 of every file
+ * against the manifest, that the manifest lists model.json and every shard model.json uses, and that the manifest's
+ * architecture is model.json's. A corrupt, truncated, re-hashed or tampered model is refused with the file named,
+ * never half-loaded. The weights hash reported is computed from the shard bytes decoded here.
  */
-export function loadModel(dir: string): { net: LesionNet; manifest: Manifest } {
-  const manifest = readJson<Manifest>(join(dir, 'manifest.json'), 'manifest');
+export function loadModel(dir: string, trust: ModelTrust = {}): { net: LesionNet; manifest: Manifest; integrity: ModelIntegrity } {
+  const manifestPath = join(dir, 'manifest.json');
+  readJson<Manifest>(manifestPath, 'manifest'); // existence and JSON, with the usual messages
+  const manifestBytes = readFileSync(manifestPath);
+  const manifest = JSON.parse(manifestBytes.toString('utf8')) as Manifest;
+  const signature = checkSignature(dir, manifestBytes, trust);
   const modelJson = readJson<ModelJson>(join(dir, 'model.json'), 'model.json');
   if (modelJson.format !== MODEL_FORMAT) throw new ModelLoadError(`${dir}/model.json is not a ${MODEL_FORMAT} model (format: ${String(modelJson.format)})`, 'use a model written by `dermstream train` or `dermstream quantize`');
-  for (const f of manifest.files ?? []) {
+  const group = modelJson.weightsManifest?.[0];
+  if (!group) throw new ModelLoadError(`${dir}/model.json has no weightsManifest`, 'the model is incomplete: copy or re-export it');
+  // Every file that is read must be vouched for by the (signed) manifest: a list with gaps proves nothing.
+  const listed = new Map((manifest.files ?? []).map((f) => [f.path, f]));
+  for (const p of ['model.json', ...group.paths]) {
+    if (!listed.has(p)) throw new ModelLoadError(`${dir}/manifest.json does not list ${p}, so nothing vouches for it`, 'copy the model folder again from a trusted source (a manifest is written by `dermstream train`/`quantize`, never by hand)');
+  }
+  const bytes = new Map<string, Buffer>();
+  for (const f of manifest.files) {
     const p = join(dir, f.path);
     if (!existsSync(p)) throw new ModelLoadError(`model file missing: ${p}`, 'copy the whole model folder again');
     const buf = readFileSync(p);
     if (buf.length !== f.bytes) throw new ModelLoadError(`model file ${p} is ${buf.length} bytes, the manifest says ${f.bytes}: truncated or replaced`, 'copy the model folder again; do not edit model files by hand');
     const h = sha256(buf);
     if (h !== f.sha256) throw new ModelLoadError(`model file ${p} fails its SHA-256 check (got ${h.slice(0, 12)}…, manifest ${f.sha256.slice(0, 12)}…): corrupt or tampered`, 'copy the model folder again from a trusted source');
+    bytes.set(f.path, buf);
+  }
+  if (canonical(manifest.architecture) !== canonical(modelJson.config)) {
+    throw new ModelLoadError(`${dir}: the architecture in manifest.json is not the one in model.json`, 'the manifest belongs to another model: copy the model folder again (or re-export it)');
+  }
+  if (manifest.inputSize !== modelJson.config.inputSize || canonical(manifest.classes) !== canonical(modelJson.config.classes)) {
+    throw new ModelLoadError(`${dir}: manifest.json's inputSize/classes disagree with model.json`, 'copy the model folder again (or re-export it)');
   }
   const config = parseModelConfig(modelJson.config, `${dir}/model.json config`);
-  const group = modelJson.weightsManifest[0];
-  const buffers = group.paths.map((p) => readFileSync(join(dir, p)));
-  const joined = Buffer.concat(buffers);
+  // The very bytes that were hashed are the ones decoded, and their hash is the identity on the wire.
+  const joined = Buffer.concat(group.paths.map((p) => bytes.get(p)!));
+  const weightsSha256 = sha256(joined);
+  if (manifest.weightsSha256 !== weightsSha256) {
+    throw new ModelLoadError(`${dir}: the weights hash to ${weightsSha256.slice(0, 12)}…, manifest.json says ${String(manifest.weightsSha256).slice(0, 12)}…`, 'copy the model folder again from a trusted source');
+  }
   const tensors = tf.io.decodeWeights(joined.buffer.slice(joined.byteOffset, joined.byteOffset + joined.byteLength), group.weights as tf.io.WeightsManifestEntry[]);
   const params = new ParamStore();
   for (const [name, t] of Object.entries(tensors)) {
@@ -183,5 +254,5 @@ export function loadModel(dir: string): { net: LesionNet; manifest: Manifest } {
     net.dispose();
     throw new ModelLoadError(`model in ${dir} lacks ${missing.length} weights its architecture needs (first: ${missing[0]})`, 'the weights and config do not belong together: re-export the model');
   }
-  return { net, manifest };
+  return { net, manifest, integrity: { weightsSha256, signature } };
 }

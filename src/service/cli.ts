@@ -4,6 +4,7 @@ import { registerConfig } from './cli_config.js';
 import { registerDoctor } from './cli_doctor.js';
 import { registerEval, registerQuantize, registerTrain } from './cli_model.js';
 import { registerRun } from './cli_run.js';
+import { registerSign } from './cli_sign.js';
 
 const program = new Command();
 program
@@ -17,6 +18,7 @@ registerTrain(program);
 registerEval(program);
 registerQuantize(program);
 registerBridge(program);
+registerSign(program);
 // `dermstream` alone is the main job, as a bedside device runs it.
 const args = process.argv.slice(2);
 const argv = args.length === 0 || args[0].startsWith('-') && !['-h', '--help', '-V', '--version'].includes(args[0]) ? [...process.argv.slice(0, 2), 'run', ...args] : process.argv;

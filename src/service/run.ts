@@ -1,6 +1,7 @@
 import { Subject, takeUntil, tap, timer, type Subscription } from 'rxjs';
 import { openSource, type CaptureEvent, type CaptureSource, type OpenSourceOptions } from '../capture/index.js';
 import type { BackendPreference } from '../model/backend.js';
+import type { ModelTrust } from '../model/weights_io.js';
 import { startInferenceWorker, type InferenceClient } from '../model/inference_client.js';
 import { createPipeline, type PipelineEvent, type PipelineOptions } from '../pipeline/index.js';
 import { createPublisher, redactUrl, startEmbeddedBroker, type EmbeddedBroker, type Publisher, type PublisherOptions } from '../publish/index.js';
@@ -15,6 +16,8 @@ export interface RunOptions {
   capture: OpenSourceOptions;
   modelDir: string;
   backend: BackendPreference;
+  /** Trusted signing keys and whether a signature is required (model.trustedKeys, model.requireSignature). */
+  modelTrust?: ModelTrust;
   pipeline: Omit<PipelineOptions, 'infer'>;
   /** Empty: start the embedded broker. */
   brokerUrl: string;
@@ -76,8 +79,16 @@ export interface RunSummary {
  */
 export async function startRun(opts: RunOptions, log: Logger, hooks: RunHooks = {}): Promise<RunHandle> {
   const started = performance.now();
-  const inference = await startInferenceWorker(opts.modelDir, opts.backend);
-  log.info({ model: inference.identity, skippedBackends: inference.backendSkipped }, `model ${inference.identity.name} ${inference.identity.version} loaded on ${inference.identity.backend}`);
+  const inference = await startInferenceWorker(opts.modelDir, opts.backend, opts.modelTrust);
+  log.info({ model: inference.identity, signature: inference.signature, skippedBackends: inference.backendSkipped }, `model ${inference.identity.name} ${inference.identity.version} loaded on ${inference.identity.backend}`);
+  if (inference.signature.status !== 'verified') {
+    log.warn(
+      { signature: inference.signature, modelDir: opts.modelDir },
+      inference.signature.status === 'unsigned'
+        ? 'model: manifest is not signed; its integrity rests on its own hashes (set model.requireSignature and model.trustedKeys)'
+        : `model: signed by key ${inference.signature.keyId}, which is not in model.trustedKeys; loaded because model.requireSignature is off`,
+    );
+  }
 
   let broker: EmbeddedBroker | undefined;
   let brokerUrl = opts.brokerUrl;

@@ -20,6 +20,7 @@ import {
 const dir = mkdtempSync(path.join(tmpdir(), 'dermstream-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
+const PEM_CERT = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
 function file(text: string, name = `c${n++}.yaml`): string {
   const p = path.join(dir, name);
   writeFileSync(p, text);
@@ -149,9 +150,9 @@ describe('secrets', () => {
   it('passwordFile / keyPassphraseFile (also via _FILE env) are read; print masks every secret', () => {
     const pw = secret('hunter2');
     const pass = secret('keypass');
-    const cert = file('-----BEGIN CERTIFICATE-----\n', 'client.pem');
-    const key = file('-----BEGIN PRIVATE KEY-----\n', 'client.key');
-    const ca = file('-----BEGIN CERTIFICATE-----\n', 'ca.pem');
+    const cert = file(PEM_CERT, 'client.pem');
+    const key = file('-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n', 'client.key');
+    const ca = file(PEM_CERT, 'ca.pem');
     const r = load({
       configPath: file(`mqtt:\n  brokerUrl: mqtts://b:8883\n  username: dev\n  tls:\n    ca: ${ca}\n    cert: ${cert}\n    key: ${key}\n    keyPassphraseFile: ${pass}\n`),
       env: { DERMSTREAM_MQTT__PASSWORD_FILE: pw },
@@ -195,7 +196,15 @@ describe('bad configurations: each stops start-up with key, value, origin and wh
     { kind: 'empty passwordFile', opts: () => ({ configPath: file(`mqtt:\n  passwordFile: ${file('', 'empty-secret')}\n`) }), key: 'mqtt.passwordFile', message: /secret file is empty/ },
     { kind: 'unreadable TLS file (a folder)', opts: () => ({ configPath: file(`mqtt:\n  brokerUrl: mqtts://b\n  tls:\n    ca: ${dir}\n`) }), key: 'mqtt.tls.ca', message: /TLS file is not a regular file/ },
     { kind: 'missing TLS file', opts: () => ({ configPath: file(`mqtt:\n  brokerUrl: mqtts://b\n  tls:\n    ca: ${dir}/ca-missing.pem\n`) }), key: 'mqtt.tls.ca', message: /TLS file does not exist/ },
-    { kind: 'TLS files with a plain mqtt:// URL', opts: () => ({ configPath: file(`mqtt:\n  brokerUrl: mqtt://b\n  tls:\n    ca: ${file('x', 'ca2.pem')}\n`) }), key: 'mqtt.tls.ca', message: /uses mqtt:\/\/ \(no TLS\)/ },
+    // Issue 10 item 15: accepted-bad configuration.
+    { kind: 'a text file as the CA', opts: () => ({ configPath: file(`mqtt:\n  brokerUrl: mqtts://b\n  tls:\n    ca: ${file('ask IT for the CA\n', 'notes.txt')}\n`) }), key: 'mqtt.tls.ca', message: /not a PEM certificate/ },
+    { kind: 'http.host that only looks like IPv4', opts: () => ({ configPath: file('http:\n  host: 999.1.1.1\n') }), key: 'http.host', message: /not a valid IPv4 address/ },
+    // Issue 10 item 12: certificate checks off only with explicit consent.
+    { kind: 'rejectUnauthorized false without allowInsecureTls', opts: () => ({ configPath: file('mqtt:\n  brokerUrl: mqtts://b\n  tls:\n    rejectUnauthorized: false\n') }), key: 'mqtt.tls.rejectUnauthorized', message: /turns off the check/ },
+    // Issue 10 item 9: trusted keys must be Ed25519 public keys; requiring a signature needs one.
+    { kind: 'a certificate as a trusted model key', opts: () => ({ configPath: file(`model:\n  trustedKeys: [${file(PEM_CERT, 'not-a-key.pem')}]\n`) }), key: 'model.trustedKeys.0', message: /not a PEM public key/ },
+    { kind: 'requireSignature without trusted keys', opts: () => ({ configPath: file('model:\n  requireSignature: true\n') }), key: 'model.requireSignature', message: /trustedKeys is empty/ },
+    { kind: 'TLS files with a plain mqtt:// URL', opts: () => ({ configPath: file(`mqtt:\n  brokerUrl: mqtt://b\n  tls:\n    ca: ${file(PEM_CERT, 'ca2.pem')}\n`) }), key: 'mqtt.tls.ca', message: /uses mqtt:\/\/ \(no TLS\)/ },
     { kind: 'client cert without key', opts: () => ({ configPath: file(`mqtt:\n  brokerUrl: mqtts://b\n  tls:\n    cert: ${file('x', 'c.pem')}\n`) }), key: 'mqtt.tls.cert', message: /needs its key/ },
     { kind: 'password and passwordFile both', opts: () => ({ configPath: file(`mqtt:\n  password: "x"\n  passwordFile: ${secret('y')}\n`) }), key: 'mqtt.passwordFile', message: /both mqtt\.password and mqtt\.passwordFile/ },
     { kind: 'bad log level', opts: () => ({ configPath: file('log:\n  level: loud\n') }), key: 'log.level', message: /must be one of "fatal", "error"/ },
@@ -266,7 +275,7 @@ describe('example configurations validate against the schema', () => {
   const root = path.resolve(import.meta.dirname, '../..');
   it.each(['deploy/jetson/config.jetson.yaml', 'deploy/jetson/config.x86.yaml'])('%s', (rel) => {
     // Their secret and CA files live on the device: point them at stand-ins, as an IT engineer's env would.
-    const env = rel.endsWith('config.jetson.yaml') ? { DERMSTREAM_MQTT__PASSWORD_FILE: secret('pw'), DERMSTREAM_MQTT__TLS__CA: file('x', `ca-${n}.pem`) } : {};
+    const env = rel.endsWith('config.jetson.yaml') ? { DERMSTREAM_MQTT__PASSWORD_FILE: secret('pw'), DERMSTREAM_MQTT__TLS__CA: file(PEM_CERT, `ca-${n}.pem`), DERMSTREAM_MODEL__TRUSTED_KEYS: path.join(root, 'deploy/keys/dev-model-signing.pub') } : {};
     const r = load({ configPath: path.join(root, rel), env });
     expect(r.config.source.length).toBeGreaterThan(0);
     if (rel.endsWith('config.jetson.yaml')) {

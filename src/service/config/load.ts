@@ -162,7 +162,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): LoadedConfig {
     deviceId,
     source,
     ...rest,
-    model: { path: modelPath, backend: c.model.backend },
+    model: { ...c.model, path: modelPath, trustedKeys: c.model.trustedKeys.map((k) => (k.includes('-----BEGIN') ? k : path.resolve(cwd, k))) },
     outbox: { stateDir, maxBytes: c.outbox.maxBytes, maxAgeHours: c.outbox.maxAgeHours },
   };
   const all: Record<string, ConfigSource> = {};

@@ -11,6 +11,7 @@ import { BROKER_SCHEMES, type ParsedConfig } from './schema.js';
 import { showValue, type ConfigProblem, type ConfigSource } from './errors.js';
 import { unreadable } from './secrets.js';
 import { pemProblem } from '../../publish/pem.js';
+import { parseTrustedKey } from '../../model/manifest_signature.js';
 
 /** Why `host` cannot be an interface to listen on, judged without DNS; null when it may be. */
 export function bindHostProblem(host: string): string | null {
@@ -149,6 +150,17 @@ export function checkRules(c: ParsedConfig, sourceOf: SourceOf, cwd: string): Co
     if (!existsSync(dir) || !statSync(dir).isDirectory()) {
       problem('model.path', c.model.path, 'model folder does not exist', 'a folder with model.json and manifest.json (e.g. /opt/dermstream/models/default)');
     }
+  }
+  // Model provenance: every trusted key must be an Ed25519 public key, and requiring a signature needs one.
+  c.model.trustedKeys.forEach((k, i) => {
+    try {
+      parseTrustedKey(k.includes('-----BEGIN') ? k : path.resolve(cwd, k));
+    } catch (err) {
+      problem(`model.trustedKeys.${i}`, k.includes('-----BEGIN') ? '(PEM text)' : k, (err as Error).message, 'the path of an Ed25519 public key in PEM (openssl pkey -in signing.key -pubout), or the PEM text');
+    }
+  });
+  if (c.model.requireSignature && c.model.trustedKeys.length === 0) {
+    problem('model.requireSignature', true, 'is on, but model.trustedKeys is empty: no model could load', 'list the public half of your model-signing key in model.trustedKeys');
   }
   const stateDir = c.outbox.stateDir !== undefined ? path.resolve(cwd, c.outbox.stateDir) : undefined;
   if (stateDir !== undefined && existsSync(stateDir) && !statSync(stateDir).isDirectory()) {

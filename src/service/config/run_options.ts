@@ -38,6 +38,7 @@ export function runOptionsFrom(c: DermstreamConfig, extra: { summary?: boolean }
     },
     modelDir: c.model.path,
     backend: c.model.backend,
+    modelTrust: { trustedKeys: c.model.trustedKeys, requireSignature: c.model.requireSignature },
     pipeline: {
       qualityGate: c.pipeline.qualityGate,
       qualityThresholds: c.pipeline.quality,

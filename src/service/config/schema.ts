@@ -51,6 +51,11 @@ export const captureSchema = z.strictObject({
 export const modelSchema = z.strictObject({
   path: z.string().min(1).describe('model folder (model.json, manifest.json, shards); default: the shipped models/default').optional(),
   backend: z.enum(BACKENDS).describe(`inference backend: one of ${BACKENDS.join(', ')}`).default('auto'),
+  trustedKeys: z
+    .array(z.string().min(1))
+    .describe('Ed25519 public keys whose signature on a model manifest is accepted: a list of PEM file paths or PEM texts')
+    .default([]),
+  requireSignature: z.boolean().describe('refuse a model not signed by one of model.trustedKeys: true or false').default(false),
 });
 
 export const pipelineSchema = z.strictObject({
