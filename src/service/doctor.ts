@@ -17,6 +17,8 @@ import type { DermstreamConfig } from './config/schema.js';
 import { mqttTlsSettings } from './config/run_options.js';
 import { buildMqttConnect, MqttSettingsError } from '../publish/connect_options.js';
 import { doctorProbeTopic } from '../types/topics.js';
+import { checkManifestSignature, parseTrustedKey, readManifestSignature, type SignatureCheck } from '../model/manifest_signature.js';
+import type { ModelTrust } from '../model/weights_io.js';
 
 export type DoctorStatus = 'OK' | 'WARN' | 'FAIL' | 'SKIP';
 
@@ -77,7 +79,7 @@ export async function runDoctor(config: DermstreamConfig, opts: DoctorOptions = 
   const checks: Record<DoctorCheckName, () => Promise<DoctorResult | DoctorResult[]>> = {
     gstreamer: async () => checkGstreamer(spec),
     camera: () => checkCamera(spec, config, exec, timeoutMs),
-    model: () => checkModel(config.model.path),
+    model: () => checkModel(config.model.path, { trustedKeys: config.model.trustedKeys, requireSignature: config.model.requireSignature }),
     backend: () => checkBackend(config.model.backend),
     broker: () => checkBroker(config, timeoutMs),
     disk: async () => checkDisk(config.outbox.stateDir, config.outbox.maxBytes),
@@ -225,8 +227,12 @@ function sha256File(file: string): Promise<string> {
   });
 }
 
-/** Re-hashes every file of the model folder against its manifest.json (as loadModel does), without loading it. */
-export async function checkModel(dir: string): Promise<DoctorResult> {
+/**
+ * Re-hashes every file of the model folder against its manifest.json and checks the manifest's signature (as
+ * loadModel does), without loading the weights. "verified" is said only when a trusted key's signature checks: the
+ * hashes alone prove nothing against someone who can rewrite the manifest too.
+ */
+export async function checkModel(dir: string, trust: ModelTrust = {}): Promise<DoctorResult> {
   const fix = 'copy the model folder again (model.json, manifest.json, group*-shard*.bin) or set model.path';
   const manifestPath = path.join(dir, 'manifest.json');
   if (!existsSync(manifestPath)) return { check: 'model', status: 'FAIL', summary: `no manifest.json in ${dir}`, fix };
@@ -251,8 +257,25 @@ export async function checkModel(dir: string): Promise<DoctorResult> {
     if (h !== f.sha256) bad.push(`${f.path}: SHA-256 ${h.slice(0, 12)}… ≠ manifest ${f.sha256.slice(0, 12)}…`);
   }
   const id = `${m.name ?? '?'} ${m.version ?? '?'} (${m.quantization ?? '?'}, weights ${m.weightsSha256?.slice(0, 12) ?? '?'}…)`;
-  if (bad.length) return { check: 'model', status: 'FAIL', summary: `${id}: ${bad.length} file(s) fail verification`, details: bad, fix };
-  return { check: 'model', status: 'OK', summary: `${id}: ${files.length} files, ${(bytes / 1048576).toFixed(1)} MiB verified` };
+  if (bad.length) return { check: 'model', status: 'FAIL', summary: `${id}: ${bad.length} file(s) fail their hash`, details: bad, fix };
+  const size = `${files.length} files, ${(bytes / 1048576).toFixed(1)} MiB match the manifest`;
+  let sig: SignatureCheck;
+  try {
+    sig = checkManifestSignature(readFileSync(manifestPath), readManifestSignature(dir), (trust.trustedKeys ?? []).map(parseTrustedKey));
+  } catch (err) {
+    return { check: 'model', status: 'FAIL', summary: `${id}: ${(err as Error).message}`, fix: 'fix model.trustedKeys, or sign the model again (dermstream sign)' };
+  }
+  const signFix = `sign it with your key (dermstream sign --model ${dir} --key <private key>) and list the public half in model.trustedKeys`;
+  switch (sig.status) {
+    case 'verified':
+      return { check: 'model', status: 'OK', summary: `${id}: ${size}; signature verified (key ${sig.keyId})` };
+    case 'invalid':
+      return { check: 'model', status: 'FAIL', summary: `${id}: manifest.json does not match its signature (key ${sig.keyId}): changed after signing`, fix };
+    case 'untrusted':
+      return { check: 'model', status: trust.requireSignature ? 'FAIL' : 'WARN', summary: `${id}: ${size}; signed by key ${sig.keyId}, which is not in model.trustedKeys: NOT verified`, fix: signFix };
+    case 'unsigned':
+      return { check: 'model', status: trust.requireSignature ? 'FAIL' : 'WARN', summary: `${id}: ${size}; manifest not signed: NOT verified (anyone who can write the folder can rehash it)`, fix: signFix };
+  }
 }
 
 // ---- backend ---------------------------------------------------------------------------------------

@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startEmbeddedBroker } from '../../src/publish/index.js';
 import { loadConfig } from '../../src/service/config/index.js';
+import { generateKeyPairSync } from 'node:crypto';
+import { signManifestBytes, writeManifestSignature } from '../../src/model/manifest_signature.js';
 import { checkBroker, checkDisk, checkModel, formatDoctor, parseV4l2Formats, runDoctor, type ExecResult } from '../../src/service/doctor.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'dermstream-doctor-'));
@@ -28,11 +30,30 @@ function fakeModel(name: string): string {
 }
 
 describe('model check', () => {
-  it('re-hashes every file against manifest.json', async () => {
+  it('re-hashes every file against manifest.json, and says "verified" only when a trusted key signed it (issue 10 item 9)', async () => {
     const d = fakeModel('good');
-    const r = await checkModel(d);
-    expect(r).toMatchObject({ status: 'OK' });
-    expect(r.summary).toMatch(/lesionnet-edge 1\.2\.0 \(uint8.*2 files/);
+    const unsigned = await checkModel(d);
+    expect(unsigned.status).toBe('WARN');
+    expect(unsigned.summary).toMatch(/lesionnet-edge 1\.2\.0 \(uint8.*2 files/);
+    expect(unsigned.summary).toMatch(/not signed: NOT verified/);
+    expect(unsigned.summary).not.toMatch(/signature verified/);
+    expect((await checkModel(d, { requireSignature: true })).status).toBe('FAIL');
+
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const pub = publicKey.export({ type: 'spki', format: 'pem' }) as string;
+    writeManifestSignature(d, signManifestBytes(readFileSync(path.join(d, 'manifest.json')), privateKey));
+    const signed = await checkModel(d, { trustedKeys: [pub], requireSignature: true });
+    expect(signed).toMatchObject({ status: 'OK' });
+    expect(signed.summary).toMatch(/signature verified/);
+    // Signed by a key the device does not trust: not verified.
+    const other = generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }) as string;
+    expect((await checkModel(d, { trustedKeys: [other] })).summary).toMatch(/not in model\.trustedKeys: NOT verified/);
+    // The manifest rehashed after signing (the attack of the issue): refused.
+    const m = JSON.parse(readFileSync(path.join(d, 'manifest.json'), 'utf8'));
+    writeFileSync(path.join(d, 'manifest.json'), JSON.stringify({ ...m, version: '9.9.9' }));
+    const tampered = await checkModel(d, { trustedKeys: [pub] });
+    expect(tampered.status).toBe('FAIL');
+    expect(tampered.summary).toMatch(/does not match its signature/);
   });
   it('names a tampered or missing file', async () => {
     const d = fakeModel('bad');
