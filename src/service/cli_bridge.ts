@@ -130,6 +130,8 @@ export function registerBridge(program: Command): void {
         };
         process.once('SIGINT', () => stop('SIGINT'));
         process.once('SIGTERM', () => stop('SIGTERM'));
+        // Node's default for SIGHUP is to die silently; the bridge has no file configuration to re-read.
+        process.on('SIGHUP', () => log.info({ signal: 'SIGHUP' }, 'bridge: SIGHUP ignored (options are flags; restart the bridge to change them)'));
       });
       if (timer) clearInterval(timer);
       await new Promise<void>((r) => (http ? http.close(() => r()) : r()));

@@ -3,6 +3,8 @@ import { loadOrReport } from './cli_config.js';
 import { addConfigFlags, runOptionsFrom } from './config/index.js';
 import { ServiceMonitor, startHealthServer } from './health/index.js';
 import { createLogger } from './logging.js';
+import { loadConfig } from './config/load.js';
+import { handleSighup } from './sighup.js';
 import { startDisplayServer, type DisplayServer } from '../display/index.js';
 import { startRun, type RunHandle } from './run.js';
 
@@ -16,6 +18,8 @@ export function registerRun(program: Command): void {
     const loaded = loadOrReport(o);
     if (!loaded) return;
     const { config, sources } = loaded;
+    // As loaded, before the demo adjustments below: what a SIGHUP compares the file against.
+    const asLoaded = structuredClone(config);
     const isDefault = (key: string) => (sources[key]?.kind ?? 'default') === 'default';
     // The demo run (embedded broker, nothing configured) shows its display and snapshots; a configured
     // headless service serves the page only when asked (display.enabled or --display-port).
@@ -71,7 +75,9 @@ export function registerRun(program: Command): void {
     };
     process.once('SIGTERM', () => void stop('SIGTERM'));
     process.once('SIGINT', () => void stop('SIGINT'));
+    const offHup = handleSighup({ reload: () => loadConfig({ flags: o, env: process.env }).config, current: asLoaded, logger: log });
     const summary = await handle.done;
+    offHup();
     await display?.close();
     await monitor.stopping('done');
     await http?.close();
