@@ -84,4 +84,30 @@ describe.skipIf(!mosquittoAvailable)('the service when the broker refuses it, an
     expect(await exit).toBe(0);
     expect(out).not.toContain(PASSWORD);
   }, 180_000);
+
+  it('item 13: a lesion topic denied by the ACL (PUBACK 135) makes /healthz not ready, naming the topic', async () => {
+    const aclBroker = await startMosquitto({ users: { derm: PASSWORD }, acl: ['user derm', 'topic write acl/hard-2/status', 'topic write acl/hard-2/live', 'topic write acl/hard-2/metrics', 'topic write acl/hard-2/snapshot'] });
+    const port = await freePort();
+    const pw = join(tmp, 'pw2');
+    writeFileSync(pw, `${PASSWORD}\n`);
+    const entry = BUILT ? [join(ROOT, 'bin/dermstream.js')] : ['--import', 'tsx', join(ROOT, 'src/service/cli.ts')];
+    const args = ['run', '--broker', aclBroker.url, '--mqtt-username', 'derm', '--mqtt-password-file', pw, '--device-id', 'hard-2', '--topic-prefix', 'acl', '--state-dir', join(tmp, 'state2'), '--http-port', String(port), '--log-json', '--source', 'test', '--set', 'pipeline.qualityGate=false', '--set', 'mqtt.liveMaxHz=2'];
+    const p = spawn(process.execPath, [...entry, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NOTIFY_SOCKET: '' } });
+    let out = '';
+    p.stdout!.on('data', (d) => (out += d));
+    p.stderr!.on('data', (d) => (out += d));
+    try {
+      const denied = await until('not ready with the ACL denial', async () => {
+        const h = await health(port);
+        return h && h.status === 503 && /ACL denies/.test(h.body.checks.broker?.reason ?? '') ? h : null;
+      }, 90_000);
+      expect(denied.body.checks.broker.reason).toMatch(/acl\/hard-2\/lesion/);
+      expect(out).toMatch(/PUBACK 135/);
+    } finally {
+      const exit = new Promise<number | null>((r) => p.once('exit', (code) => r(code)));
+      p.kill('SIGTERM');
+      await exit;
+      await aclBroker.dispose();
+    }
+  }, 180_000);
 });
