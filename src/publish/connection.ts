@@ -51,7 +51,7 @@ export interface ConnectionOptions {
   protocolVersion: 'auto' | 4 | 5;
   /** The last will for a CONNECT at this protocol level (rebuilt per attempt so its timestamp is fresh). */
   will(protocolVersion: 4 | 5): NonNullable<IClientOptions['will']>;
-  /** Reconnect spacing; default from 1 s (or `settings.reconnectPeriodMs`) doubling to 30 s, ±20 %. */
+  /** Reconnect spacing; default from 1 s (or `settings.reconnectPeriodMs`) doubling to 10 s (the capture default: a returning broker is found within 10 s), ±20 %. */
   backoff?: Partial<BackoffPolicy>;
   logger: Logger;
 }
@@ -89,7 +89,7 @@ export class MqttConnection {
     this.auto = opts.protocolVersion === 'auto';
     this.version = opts.protocolVersion === 4 ? 4 : 5;
     const initialMs = opts.settings.reconnectPeriodMs ?? 1000;
-    this.policy = backoffPolicy({ initialMs, maxMs: Math.max(initialMs, 30_000), ...opts.backoff });
+    this.policy = backoffPolicy({ initialMs, maxMs: Math.max(initialMs, 10_000), ...opts.backoff });
     // Built once up front so a bad setting (unreadable CA, insecure TLS without consent) throws at start, naming its key.
     const built = buildMqttConnect({ ...opts.settings, protocolVersion: this.version, clientId: opts.clientId });
     this.url = built.url;

@@ -58,7 +58,7 @@ describe.skipIf(!mosquittoAvailable)('publisher when the broker says no', () => 
     const sub = await collect(broker.url, 'dermstream/refused-1/lesion', { username: 'display', password: 'd1splay' });
     await broker.addUser('derm', 'late-s3cret');
     await broker.reload();
-    // Back-off from 200 ms doubling (±20 %), capped at 30 s: after ~1.5 s of refusals the next try is within ~4 s.
+    // Back-off from 200 ms doubling (±20 %), capped at 10 s: after ~1.5 s of refusals the next try is within ~4 s.
     await until(() => pub!.isConnected(), 15_000, 'the reconnect after the user was added');
     await until(() => sub.messages.length >= 5, 5000, 'the queued verdicts');
     await until(() => pub!.stats().outbox.depth === 0, 5000, 'the PUBACKs of the queued verdicts');
