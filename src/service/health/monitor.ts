@@ -5,16 +5,12 @@
  */
 import type { CaptureEvent } from '../../capture/events.js';
 import { Notifier, Watchdog, defaultNotifier } from '../notify.js';
+import type { ModelIdentity } from '../../types/model_identity.js';
 import { HealthState } from './health_state.js';
 import { Metrics, type Totals } from './metrics.js';
 
-export interface ModelIdentityLike {
-  name: string;
-  version: string;
-  sha256: string;
-  quantization: string;
-  backend: string;
-}
+/** The model identity contract (src/types); the old name stays for callers. */
+export type ModelIdentityLike = ModelIdentity;
 
 /** What the monitor needs of a processed event (a `PipelineEvent` has it). */
 export interface ProcessedEventLike {
