@@ -13,6 +13,10 @@
  *
  * Protocol: MQTT 5 first; if the broker refuses it (CONNACK "unacceptable protocol version", as aedes — the embedded
  * broker — does), the publisher reconnects with 3.1.1 and stays with it.
+ *
+ * Parts: `connection.ts` (the client, reconnects with back-off, refusals), `outbox_pump.ts` (outbox → broker,
+ * PUBACKs, retries, ACL denials), `connect_options.ts` (the one options builder); this file is the facade over them.
+ * While the connection reports a problem (credentials refused, topic denied) the status is `degraded` with it.
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
