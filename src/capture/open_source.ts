@@ -233,6 +233,16 @@ export function openSource(source: string, options: OpenSourceOptions = {}, deps
         emit({ type: 'eos', frames, action: 'loop' });
         return;
       }
+      if ((spec.kind === 'gst' || spec.kind === 'test') && policy) {
+        // A live chain that ends (a network camera that hung up, num-buffers on a test source) would otherwise
+        // complete the run with exit 0, which systemd's Restart=on-failure takes as "done": the device stays down.
+        emit({ type: 'eos', frames, action: 'reopen' });
+        return retry(
+          new CaptureError('RUNTIME', `${spec.id} reached end-of-stream after ${frames} frames; a live source should not end, re-opening`, {
+            hint: 'for a recording use file:<path> (it ends the run) or capture.loop: true',
+          }),
+        );
+      }
       emit({ type: 'eos', frames, action: 'complete' });
       close('completed');
       subscriber.complete();

@@ -4,6 +4,7 @@ import { addConfigFlags, runOptionsFrom } from './config/index.js';
 import { ServiceMonitor, startHealthServer } from './health/index.js';
 import { createLogger } from './logging.js';
 import { startDisplayServer, type DisplayServer } from '../display/index.js';
+import { exitCodeFor, StartError } from './exit_codes.js';
 import { startRun, type RunHandle } from './run.js';
 
 /** `dermstream run`: the main job, wired to config, logs, health/metrics and systemd. */
@@ -37,11 +38,16 @@ export function registerRun(program: Command): void {
     try {
       handle = await startRun(runOptionsFrom(config, { summary: process.stderr.isTTY === true }), log, monitor.hooks);
     } catch (err) {
-      monitor.health.setModel(false, (err as Error).message);
-      log.error({ err: (err as Error).message }, `cannot start: ${(err as Error).message}`);
+      const e = err as Error;
+      const code = exitCodeFor(err);
+      monitor.health.setModel(false, e.message);
+      if (e instanceof StartError) log.error({ key: e.key, hint: e.hint, exitCode: code }, `cannot start: ${e.message} (fix: ${e.hint})`);
+      else log.error({ err: e.message, exitCode: code }, `cannot start: ${e.message}`);
+      process.exitCode = code;
+      // Whatever still holds the loop (a socket, a worker) must not turn a failed start into a hang.
+      setTimeout(() => process.exit(code), 5000).unref();
       await monitor.stopping('start failed');
       await http?.close();
-      process.exitCode = 1;
       return;
     }
     let display: DisplayServer | undefined;
@@ -72,6 +78,10 @@ export function registerRun(program: Command): void {
     process.once('SIGTERM', () => void stop('SIGTERM'));
     process.once('SIGINT', () => void stop('SIGINT'));
     const summary = await handle.done;
+    // Only a recording that played out or a requested stop exits 0: systemd's Restart=on-failure restarts
+    // the rest (a camera that failed for good exits 69, a launch description that cannot work 78).
+    process.exitCode = exitCodeFor(summary.error);
+    if (summary.error) setTimeout(() => process.exit(exitCodeFor(summary.error)), 5000).unref();
     await display?.close();
     await monitor.stopping('done');
     await http?.close();

@@ -5,6 +5,8 @@ import { startInferenceWorker, type InferenceClient } from '../model/inference_c
 import { createPipeline, type PipelineEvent, type PipelineOptions } from '../pipeline/index.js';
 import { createPublisher, startEmbeddedBroker, type EmbeddedBroker, type Publisher, type PublisherOptions } from '../publish/index.js';
 import type { Frame } from '../types/frame.js';
+import { StartError } from './exit_codes.js';
+import { prepareStateDir, StateDirError } from './state_dir.js';
 
 export interface Logger {
   info(obj: object, msg?: string): void;
@@ -69,6 +71,8 @@ export interface RunSummary {
   lesionPublished: number;
   outboxPending: number;
   seconds: number;
+  /** Why the run failed (the camera for good, the stream): the process exits non-zero for it. */
+  error?: Error;
 }
 
 
@@ -85,13 +89,31 @@ export async function startRun(opts: RunOptions, log: Logger, hooks: RunHooks = 
   let broker: EmbeddedBroker | undefined;
   let brokerUrl = opts.brokerUrl;
   let brokerWsUrl: string | undefined;
-  if (!brokerUrl) {
-    broker = await startEmbeddedBroker({ host: opts.embedded.host, tcpPort: opts.embedded.tcpPort, wsPort: opts.embedded.wsPort, logger: log });
-    brokerUrl = broker.url;
-    brokerWsUrl = broker.wsUrl ?? undefined;
-    log.info({ url: broker.url, wsUrl: broker.wsUrl }, 'no broker configured: embedded MQTT broker started');
+  let publisher: Publisher;
+  try {
+    if (!brokerUrl) {
+      broker = await startEmbeddedBroker({ host: opts.embedded.host, tcpPort: opts.embedded.tcpPort, wsPort: opts.embedded.wsPort, logger: log }).catch((err: unknown) => {
+        throw embeddedBrokerError(err, opts.embedded);
+      });
+      brokerUrl = broker.url;
+      brokerWsUrl = broker.wsUrl ?? undefined;
+      log.info({ url: broker.url, wsUrl: broker.wsUrl }, 'no broker configured: embedded MQTT broker started');
+    }
+    try {
+      prepareStateDir(opts.stateDir);
+    } catch (err) {
+      throw stateDirError(err, opts.stateDir);
+    }
+    publisher = await createPublisher({ ...opts.publisher, brokerUrl, deviceId: opts.deviceId, stateDir: opts.stateDir, model: inference.identity, logger: log }).catch((err: unknown) => {
+      throw stateDirError(err, opts.stateDir);
+    });
+  } catch (err) {
+    // The inference worker and the broker's sockets would keep the process alive: a start-up failure
+    // then hung instead of exiting (issue 10, item 3).
+    await inference.close().catch(() => undefined);
+    await broker?.close().catch(() => undefined);
+    throw err;
   }
-  const publisher = await createPublisher({ ...opts.publisher, brokerUrl, deviceId: opts.deviceId, stateDir: opts.stateDir, model: inference.identity, logger: log });
   const brokerSub = publisher.connection$.subscribe((c) => {
     hooks.onBroker?.(c.state === 'connected');
     if (c.state === 'connected') log.info({ broker: brokerUrl, protocol: c.protocolVersion }, 'broker connected');
@@ -113,7 +135,7 @@ export async function startRun(opts: RunOptions, log: Logger, hooks: RunHooks = 
       log.error({ source: capture.source, code: e.error.code, hint: e.error.hint, willRetry: e.willRetry }, `camera: ${e.error.message}`);
       void publisher.publishStatus({ state: 'degraded', camera: e.willRetry ? 'reopening' : 'failed', reason: `camera: ${e.error.message}` });
     } else if (e.type === 'reopening') log.warn({ source: capture.source, inMs: e.inMs, failures: e.failures }, `camera: re-opening in ${Math.round(e.inMs)} ms`);
-    else if (e.type === 'stalled') log.warn({ source: capture.source, sinceMs: e.sinceMs }, 'camera stalled: no frame, re-opening');
+    else if (e.type === 'stalled') log.warn({ source: capture.source, sinceMs: e.sinceMs, timeoutMs: e.timeoutMs }, `camera stalled: no frame for ${e.sinceMs} ms (limit ${e.timeoutMs} ms)`);
     else if (e.type === 'first-frame') {
       log.info({ source: capture.source, width: e.width, height: e.height, fps: e.fps, openMs: e.openMs }, 'camera delivering');
       void publisher.publishStatus({ state: 'online', camera: 'ok' });
@@ -153,6 +175,7 @@ export async function startRun(opts: RunOptions, log: Logger, hooks: RunHooks = 
   const donePromise = new Promise<RunSummary>((r) => (done = r));
   let sub: Subscription | undefined;
   let finished = false;
+  let failure: Error | undefined;
 
   const finish = async (reason: string): Promise<RunSummary> => {
     if (finished) return donePromise;
@@ -177,6 +200,7 @@ export async function startRun(opts: RunOptions, log: Logger, hooks: RunHooks = 
       lesionPublished,
       outboxPending: publisher.stats().outbox.depth,
       seconds: (performance.now() - started) / 1000,
+      ...(failure && { error: failure }),
     };
     log.info(summary, `run ended: ${stopReason}`);
     done(summary);
@@ -205,6 +229,7 @@ export async function startRun(opts: RunOptions, log: Logger, hooks: RunHooks = 
       },
       error: (err: Error) => {
         log.error({ err: err.message }, `stream failed: ${err.message}`);
+        failure = err;
         void finish(`error: ${err.message}`);
       },
       complete: () => void finish(stopReason),
@@ -229,4 +254,31 @@ export async function startRun(opts: RunOptions, log: Logger, hooks: RunHooks = 
     inference,
     pipelineCounters: () => pipeline.counters(),
   };
+}
+
+/** The embedded broker could not listen: name the key (a host that does not resolve said only "ENOTFOUND"). */
+function embeddedBrokerError(err: unknown, e: RunOptions['embedded']): StartError {
+  const code = (err as NodeJS.ErrnoException).code;
+  const msg = (err as Error).message;
+  if (code === 'EADDRINUSE') {
+    return new StartError('mqtt.embedded.port', `the embedded broker cannot listen on ${e.host}:${e.tcpPort}${e.wsPort ? ` / ${e.wsPort}` : ''}: the port is in use (${msg})`, 'stop what uses the port or set mqtt.embedded.port / mqtt.embedded.wsPort to a free one', undefined, err);
+  }
+  return new StartError('mqtt.embedded.host', `the embedded broker cannot listen on mqtt.embedded.host = "${e.host}": ${msg}`, 'use an address of this machine: 127.0.0.1 (default), 0.0.0.0 (all interfaces) or one of `ip -brief address`', undefined, err);
+}
+
+const STATE_DIR_HINT = 'set outbox.stateDir (or STATE_DIRECTORY) to a writable folder on a disk, e.g. /var/lib/dermstream (systemd StateDirectory=)';
+
+/** The outbox could not be opened under stateDir (a file in the way, /proc, no permission, a full disk). */
+function stateDirError(err: unknown, dir: string): Error {
+  if (err instanceof StateDirError) return new StartError('outbox.stateDir', `the outbox cannot be opened in outbox.stateDir = "${dir}": ${err.reason}`, STATE_DIR_HINT, undefined, err);
+  const code = (err as NodeJS.ErrnoException).code;
+  if (!code) return err as Error;
+  const why =
+    code === 'ENOTDIR' ? 'a part of the path is a file, not a folder'
+    : code === 'EACCES' || code === 'EPERM' ? 'this user may not write there'
+    : code === 'ENOENT' ? 'the path cannot be created there'
+    : code === 'ENOSPC' ? 'the disk is full'
+    : code === 'EROFS' ? 'the file system is read-only'
+    : code;
+  return new StartError('outbox.stateDir', `the outbox cannot be opened in outbox.stateDir = "${dir}": ${why} (${(err as Error).message})`, STATE_DIR_HINT, undefined, err);
 }
