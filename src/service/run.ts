@@ -135,7 +135,11 @@ export async function startRun(opts: RunOptions, log: Logger, hooks: RunHooks = 
       log.error({ source: capture.source, code: e.error.code, hint: e.error.hint, willRetry: e.willRetry }, `camera: ${e.error.message}`);
       void publisher.publishStatus({ state: 'degraded', camera: e.willRetry ? 'reopening' : 'failed', reason: `camera: ${e.error.message}` });
     } else if (e.type === 'reopening') log.warn({ source: capture.source, inMs: e.inMs, failures: e.failures }, `camera: re-opening in ${Math.round(e.inMs)} ms`);
-    else if (e.type === 'stalled') log.warn({ source: capture.source, sinceMs: e.sinceMs, timeoutMs: e.timeoutMs }, `camera stalled: no frame for ${e.sinceMs} ms (limit ${e.timeoutMs} ms)`);
+    else if (e.type === 'skipped') log.warn({ source: capture.source, file: e.file, skipped: e.skipped }, `skipped ${e.file}: ${e.reason}`);
+    else if (e.type === 'eos' && e.truncated) {
+      stopReason = `recording truncated: ${e.truncated}`;
+      log.warn({ source: capture.source, frames: e.frames }, `recording truncated: ${e.truncated}`);
+    } else if (e.type === 'stalled') log.warn({ source: capture.source, sinceMs: e.sinceMs, timeoutMs: e.timeoutMs }, `camera stalled: no frame for ${e.sinceMs} ms (limit ${e.timeoutMs} ms)`);
     else if (e.type === 'first-frame') {
       log.info({ source: capture.source, width: e.width, height: e.height, fps: e.fps, openMs: e.openMs }, 'camera delivering');
       void publisher.publishStatus({ state: 'online', camera: 'ok' });

@@ -43,6 +43,7 @@ export class Metrics {
   readonly outboxDropped: Counter<'reason'>;
   readonly cameraRestarts: Counter;
   readonly cameraState: Gauge<'state'>;
+  readonly inputsSkipped: Counter;
   private readonly seen = new Map<string, number>();
   private readonly scrapeHooks = new Set<() => void>();
 
@@ -64,6 +65,7 @@ export class Metrics {
     this.outboxDropped = new Counter({ name: `${p}outbox_dropped_total`, help: 'Undelivered lesion messages dropped by the outbox bounds, by reason', labelNames: ['reason'], registers });
     this.cameraRestarts = new Counter({ name: `${p}camera_restarts_total`, help: 'Times the source was re-opened after an error or stall', registers });
     this.cameraState = new Gauge({ name: `${p}camera_state`, help: 'Capture state (1 for the current one)', labelNames: ['state'], registers });
+    this.inputsSkipped = new Counter({ name: `${p}inputs_skipped_total`, help: 'Stills of an images: source skipped because they could not be decoded (truncated, not an image, too large)', registers });
     this.setCameraState('idle');
     this.brokerConnected.set(0);
     this.outboxDepth.set(0);

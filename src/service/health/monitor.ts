@@ -128,9 +128,12 @@ export class ServiceMonitor {
         this.metrics.setCameraState('waiting');
         this.watchdog.expectFrames(false);
         break;
+      case 'skipped':
+        this.metrics.inputsSkipped.inc();
+        break;
       case 'eos':
         if (e.action === 'complete') {
-          this.health.setCamera(false, 'recording ended');
+          this.health.setCamera(false, e.truncated ? 'recording truncated' : 'recording ended');
           this.watchdog.expectFrames(false);
         }
         break;
