@@ -31,7 +31,15 @@ export function registerRun(program: Command): void {
       totals: () => {
         const c = handle?.pipelineCounters();
         const ob = handle?.publisher.stats().outbox;
-        return { processed: c?.processed, dropped: c?.dropped, rejected: c?.rejected, outboxDepth: ob?.depth, outboxDropped: ob?.dropped };
+        const d = handle?.publisher.durability();
+        return {
+          processed: c?.processed,
+          dropped: c?.dropped,
+          rejected: c?.rejected,
+          outboxDepth: ob?.depth,
+          outboxDropped: ob?.dropped,
+          ...(d && { outboxDurable: d.durable, outboxMemoryOnly: d.memoryOnly, outboxWriteFailures: d.writeFailures }),
+        };
       },
     });
     const http = config.http.enabled ? await startHealthServer({ host: config.http.host, port: config.http.port, health: monitor.health, metrics: monitor.metrics, logger: log }) : undefined;

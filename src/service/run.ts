@@ -3,7 +3,7 @@ import { openSource, type CaptureEvent, type CaptureSource, type OpenSourceOptio
 import type { BackendPreference } from '../model/backend.js';
 import { startInferenceWorker, type InferenceClient } from '../model/inference_client.js';
 import { createPipeline, type PipelineEvent, type PipelineOptions } from '../pipeline/index.js';
-import { createPublisher, startEmbeddedBroker, type EmbeddedBroker, type Publisher, type PublisherOptions } from '../publish/index.js';
+import { createPublisher, startEmbeddedBroker, type EmbeddedBroker, type OutboxDurability, type Publisher, type PublisherOptions } from '../publish/index.js';
 import type { Frame } from '../types/frame.js';
 import { StartError } from './exit_codes.js';
 import { prepareStateDir, StateDirError } from './state_dir.js';
@@ -40,6 +40,7 @@ export interface RunHooks {
   onEvent?(event: PipelineEvent): void;
   onCaptureEvent?(event: CaptureEvent): void;
   onBroker?(connected: boolean): void;
+  onStorage?(durability: OutboxDurability): void;
   onReady?(info: RunInfo): void;
 }
 
@@ -120,6 +121,19 @@ export async function startRun(opts: RunOptions, log: Logger, hooks: RunHooks = 
     else if (c.state === 'reconnecting') log.warn({ broker: brokerUrl, error: c.error }, 'broker connection lost; lesion messages wait in the outbox');
   });
 
+  // A full or read-only state disk: verdicts are still sent, but from memory only. Say so in health, the
+  // retained status and metrics until the disk takes writes again (issue 10, item 8).
+  const offDurability = publisher.onDurability((d) => {
+    hooks.onStorage?.(d);
+    if (!d.durable) {
+      log.error({ stateDir: opts.stateDir, reason: d.reason, memoryOnly: d.memoryOnly }, `storage: outbox writes fail in ${opts.stateDir} (${d.reason}); lesion messages are kept in memory only until space is freed`);
+      void publisher.publishStatus({ state: 'degraded', reason: `storage: outbox not durable (${d.reason}); free space in ${opts.stateDir}` });
+    } else {
+      log.info({ stateDir: opts.stateDir }, 'storage: outbox writes succeed again; every lesion message is on disk');
+      void publisher.publishStatus({ state: 'online', ...(capture.stats().state === 'streaming' && { camera: 'ok' as const }) });
+    }
+  });
+
   const capture = openSource(opts.source, opts.capture);
   const pipeline = createPipeline({ ...opts.pipeline, infer: (f) => inference.infer(f) });
   const stop$ = new Subject<string>();
@@ -192,6 +206,7 @@ export async function startRun(opts: RunOptions, log: Logger, hooks: RunHooks = 
     await inference.close();
     await publisher.close({ timeoutMs: 3000 });
     brokerSub.unsubscribe();
+    offDurability();
     await broker?.close();
     const c = pipeline.counters();
     const summary: RunSummary = {

@@ -28,6 +28,8 @@ export interface MonitorHooks {
   onEvent(event: ProcessedEventLike): void;
   onCaptureEvent(event: CaptureEvent): void;
   onBroker(connected: boolean): void;
+  /** The outbox's durability changed (the state disk refused a write, or takes them again). */
+  onStorage?(d: { durable: boolean; reason?: string; memoryOnly: number; writeFailures: number }): void;
   onReady(info: { model: ModelIdentityLike; source?: string }): void;
 }
 
@@ -72,6 +74,10 @@ export class ServiceMonitor {
         this.metrics.setBrokerConnected(connected);
       },
       onReady: (info) => this.onReady(info),
+      onStorage: (d) => {
+        this.health.setStorage(d.durable, d.durable ? undefined : `state disk refuses writes (${d.reason ?? 'unknown error'}): ${d.memoryOnly} lesion messages in memory only`);
+        this.metrics.syncTotals({ outboxDurable: d.durable, outboxMemoryOnly: d.memoryOnly, outboxWriteFailures: d.writeFailures });
+      },
     };
   }
 
