@@ -3,6 +3,7 @@ import { loadOrReport } from './cli_config.js';
 import { addConfigFlags, runOptionsFrom } from './config/index.js';
 import { ServiceMonitor, startHealthServer } from './health/index.js';
 import { createLogger } from './logging.js';
+import { StatusLine } from './status_line.js';
 import { startDisplayServer, type DisplayServer } from '../display/index.js';
 import { exitCodeFor, StartError } from './exit_codes.js';
 import { startRun, type RunHandle } from './run.js';
@@ -23,7 +24,9 @@ export function registerRun(program: Command): void {
     const embeddedDemo = !config.mqtt.brokerUrl;
     const displayOn = config.display.enabled || !isDefault('display.port') || (embeddedDemo && isDefault('display.enabled'));
     if (displayOn && isDefault('mqtt.snapshot.enabled')) config.mqtt.snapshot.enabled = true;
-    const log = createLogger(config.log.level, { pretty: config.log.pretty, base: { deviceId: config.deviceId } });
+    // On a terminal: one live status line at the bottom that log lines pass above (log-update).
+    const status = process.stderr.isTTY ? new StatusLine(process.stderr) : undefined;
+    const log = createLogger(config.log.level, { pretty: config.log.pretty, base: { deviceId: config.deviceId }, ...(status && { around: (w: () => void) => status.around(w) }) });
     for (const n of loaded.notices) log.warn({}, n);
     let handle: RunHandle | undefined;
     const monitor = new ServiceMonitor({
@@ -44,7 +47,10 @@ export function registerRun(program: Command): void {
     });
     const http = config.http.enabled ? await startHealthServer({ host: config.http.host, port: config.http.port, health: monitor.health, metrics: monitor.metrics, logger: log }) : undefined;
     try {
-      handle = await startRun(runOptionsFrom(config, { summary: process.stderr.isTTY === true }), log, monitor.hooks);
+      handle = await startRun(runOptionsFrom(config, { summary: status !== undefined }), log, {
+        ...monitor.hooks,
+        onSummary: (text) => (text === null ? status?.done() : status?.update(text)),
+      });
     } catch (err) {
       const e = err as Error;
       const code = exitCodeFor(err);
@@ -69,8 +75,8 @@ export function registerRun(program: Command): void {
           deviceId: config.deviceId,
           logger: log,
         });
-        log.info({ url: display.url }, `bedside display: ${display.url}`);
-        if (process.stderr.isTTY) process.stderr.write(`bedside display: ${display.url}\n`);
+        // Once: the display server's own line says where it serves.
+        log.debug({ url: display.url }, `bedside display: ${display.url}`);
       } catch (err) {
         log.warn({ err: (err as Error).message }, `display not started: ${(err as Error).message}`);
       }

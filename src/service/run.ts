@@ -41,6 +41,8 @@ export interface RunHooks {
   onCaptureEvent?(event: CaptureEvent): void;
   onBroker?(connected: boolean): void;
   onStorage?(durability: OutboxDurability): void;
+  /** The live one-line summary, every second when `summary` is on (a terminal); null once at the end. */
+  onSummary?(text: string | null): void;
   onReady?(info: RunInfo): void;
 }
 
@@ -85,7 +87,10 @@ export interface RunSummary {
 export async function startRun(opts: RunOptions, log: Logger, hooks: RunHooks = {}): Promise<RunHandle> {
   const started = performance.now();
   const inference = await startInferenceWorker(opts.modelDir, opts.backend);
-  log.info({ model: inference.identity, skippedBackends: inference.backendSkipped }, `model ${inference.identity.name} ${inference.identity.version} loaded on ${inference.identity.backend}`);
+  // Falling back past tfjs-node(-gpu) is the normal case off the Jetson ("Cannot find package …" wrapped
+  // over four lines at INFO on every start): a debug detail, not news.
+  for (const skipped of inference.backendSkipped ?? []) log.debug?.({ skipped }, `backend not available: ${skipped}`);
+  log.info({ model: inference.identity }, `model ${inference.identity.name} ${inference.identity.version} loaded on ${inference.identity.backend}`);
 
   let broker: EmbeddedBroker | undefined;
   let brokerUrl = opts.brokerUrl;
@@ -105,7 +110,8 @@ export async function startRun(opts: RunOptions, log: Logger, hooks: RunHooks = 
     } catch (err) {
       throw stateDirError(err, opts.stateDir);
     }
-    publisher = await createPublisher({ ...opts.publisher, brokerUrl, deviceId: opts.deviceId, stateDir: opts.stateDir, model: inference.identity, logger: log }).catch((err: unknown) => {
+    // aedes speaks MQTT 3.1.1 only: ask for it at once rather than warn about our own broker refusing MQTT 5.
+    publisher = await createPublisher({ ...opts.publisher, ...(broker && { protocolVersion: 4 as const }), brokerUrl, deviceId: opts.deviceId, stateDir: opts.stateDir, model: inference.identity, logger: log }).catch((err: unknown) => {
       throw stateDirError(err, opts.stateDir);
     });
   } catch (err) {
@@ -182,7 +188,7 @@ export async function startRun(opts: RunOptions, log: Logger, hooks: RunHooks = 
     };
   };
   const summaryTimer = opts.summary
-    ? setInterval(() => process.stderr.write(`\r${summaryLine().text}   `), 1000)
+    ? setInterval(() => (hooks.onSummary ? hooks.onSummary(summaryLine().text) : process.stderr.write(`${summaryLine().text}\n`)), 1000)
     : setInterval(() => {
         const l = summaryLine();
         log.info(l.fields, l.text);
@@ -201,7 +207,7 @@ export async function startRun(opts: RunOptions, log: Logger, hooks: RunHooks = 
     stopReason = reason;
     sub?.unsubscribe();
     clearInterval(summaryTimer);
-    if (opts.summary) process.stderr.write('\n');
+    if (opts.summary) hooks.onSummary?.(null);
     captureSub.unsubscribe();
     await inference.close();
     await publisher.close({ timeoutMs: 3000 });
