@@ -28,11 +28,14 @@ export type CaptureEvent =
   /** The frame size changed mid-stream (e.g. an image folder of mixed sizes, or a renegotiated camera). */
   | (EventBase & { type: 'resized'; width: number; height: number })
   | (EventBase & { type: 'stalled'; sinceMs: number; timeoutMs: number })
+  /** A still that could not be decoded (truncated, not an image, too large) was skipped; `skipped` counts them. */
+  | (EventBase & { type: 'skipped'; file: string; reason: string; skipped: number })
   | (EventBase & { type: 'error'; error: CaptureEventError; willRetry: boolean })
   /** A camera format did not negotiate; the next one in the fallback order is tried at once. */
   | (EventBase & { type: 'fallback'; from: string; to: string; reason: string })
   | (EventBase & { type: 'reopening'; inMs: number; failures: number })
-  | (EventBase & { type: 'eos'; frames: number; action: 'complete' | 'loop' | 'reopen' })
+  /** `truncated`: the file is shorter than its container says (a cut recording), so it ended early. */
+  | (EventBase & { type: 'eos'; frames: number; action: 'complete' | 'loop' | 'reopen'; truncated?: string })
   | (EventBase & { type: 'closed'; reason: 'unsubscribed' | 'completed' | 'failed'; frames: number });
 
 export type CaptureEventType = CaptureEvent['type'];

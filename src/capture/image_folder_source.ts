@@ -15,11 +15,25 @@ import { captureTime, type CaptureSession, type RawFrame, type SessionHandlers }
 export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp', '.tif', '.tiff'] as const;
 export const DEFAULT_IMAGE_FPS = 5;
 
+/**
+ * Stills are decoded to at most this many pixels on their longer side (when no size is requested). An
+ * 8000×8000 JPEG decoded whole took 3.6 GB RSS and 6 s here; the network sees 160 px and the display a
+ * few hundred, so 1920 loses nothing, and libvips then decodes JPEGs at 1/2, 1/4 or 1/8 scale directly
+ * (shrink-on-load), never holding the full image.
+ */
+export const DEFAULT_MAX_IMAGE_SIDE = 1920;
+/** Larger stills are refused before decoding (a decompression bomb, a panorama): 100 Mpx. */
+export const DEFAULT_MAX_IMAGE_PIXELS = 100_000_000;
+
 export interface ImageFolderOptions {
   fps?: number;
   realtime?: boolean;
   width?: number;
   height?: number;
+  /** Longer side of a decoded still when no width/height is requested (shrunk, never enlarged). */
+  maxSide?: number;
+  /** Stills with more pixels than this are skipped with a warning instead of being decoded. */
+  maxPixels?: number;
 }
 
 const collator = new Intl.Collator('en', { numeric: true, sensitivity: 'base' });
@@ -38,9 +52,14 @@ type Decoded = Omit<RawFrame, 'at' | 'fps'>;
 
 async function decodeImage(file: string, opts: ImageFolderOptions): Promise<Decoded> {
   const { default: sharp } = await import('sharp');
-  let img = sharp(file).autoOrient();
+  const maxPixels = opts.maxPixels ?? DEFAULT_MAX_IMAGE_PIXELS;
+  // sequentialRead: libvips streams the file top to bottom instead of holding it for random access.
+  let img = sharp(file, { sequentialRead: true, limitInputPixels: maxPixels }).autoOrient();
   if (opts.width !== undefined && opts.height !== undefined) {
     img = img.resize(opts.width, opts.height, { fit: 'contain', background: { r: 0, g: 0, b: 0 } });
+  } else {
+    const side = opts.maxSide ?? DEFAULT_MAX_IMAGE_SIDE;
+    img = img.resize(side, side, { fit: 'inside', withoutEnlargement: true });
   }
   // Grey and palette images come out with one channel, PNGs may carry alpha: always packed sRGB.
   const { data, info } = await img.removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
@@ -48,6 +67,15 @@ async function decodeImage(file: string, opts: ImageFolderOptions): Promise<Deco
   // A copy into a plain ArrayBuffer of exactly the frame: sharp's buffers are external memory that cannot
   // be transferred (detached) to a worker, and frames from GStreamer can.
   return { data: new Uint8Array(data), width: info.width, height: info.height };
+}
+
+/** Why sharp refused a still, in words that say what to do. */
+export function describeDecodeFailure(err: Error, maxPixels: number): string {
+  const m = err.message;
+  if (/exceeds pixel limit/i.test(m)) return `more than ${(maxPixels / 1e6).toFixed(0)} Mpx (capture.maxImagePixels); shrink it or raise the limit`;
+  if (/premature end|truncated|unexpected end/i.test(m)) return `truncated (${m.trim()}); the file was cut short, copy it again`;
+  if (/unsupported image format|bad seek|not a known file format/i.test(m)) return `not an image (${m.trim()}); images: plays JPEG, PNG, WebP and TIFF`;
+  return m.trim();
 }
 
 export function startImageFolderSession(folder: string, source: string, opts: ImageFolderOptions, h: SessionHandlers): CaptureSession {
@@ -62,6 +90,8 @@ export function startImageFolderSession(folder: string, source: string, opts: Im
   let timer: ReturnType<typeof setTimeout> | undefined;
   /** The next image is decoded while the current one is on screen. */
   let prefetch: { index: number; result: Promise<Decoded> } | undefined;
+  /** Stills decoded since the folder (re)started from its first file. */
+  let decodedThisPass = 0;
 
   const fail = (err: CaptureError): void => {
     if (stopped) return;
@@ -83,19 +113,31 @@ export function startImageFolderSession(folder: string, source: string, opts: Im
         atEnd = true;
         return h.eos();
       }
+      if (index === 0) decodedThisPass = 0;
       const current = prefetch?.index === index ? prefetch.result : decode(index);
       let img: Decoded;
       try {
         img = await current;
       } catch (err) {
-        return fail(
-          new CaptureError('DECODE', `cannot decode ${files[index]}: ${(err as Error).message}`, {
-            hint: 'remove or replace the file; images: plays JPEG, PNG, WebP and TIFF',
-            cause: err,
-          }),
-        );
+        if (stopped) return;
+        // One bad still (cut short, a text file named .jpg, too large) must not end the run: skip it,
+        // say so, and go on; only a folder where nothing decodes is a failure.
+        const file = files[index]!;
+        const reason = describeDecodeFailure(err as Error, opts.maxPixels ?? DEFAULT_MAX_IMAGE_PIXELS);
+        index++;
+        if (index >= files.length && decodedThisPass === 0) {
+          return fail(
+            new CaptureError('DECODE', `none of the ${files.length} files in ${folder} could be decoded (last: ${path.basename(file)}: ${reason})`, {
+              hint: 'images: plays JPEG, PNG, WebP and TIFF; replace the files',
+              cause: err,
+            }),
+          );
+        }
+        h.skipped?.(file, reason);
+        continue;
       }
       if (stopped) return;
+      decodedThisPass++;
       const following = index + 1 < files.length ? index + 1 : 0;
       prefetch = { index: following, result: decode(following) };
       if (realtime) {

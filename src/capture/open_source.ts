@@ -5,10 +5,11 @@
 import { Observable, Subject, share } from 'rxjs';
 import type { CaptureTime, Frame } from '../types/frame.js';
 import { backoffDelayMs, backoffPolicy, type BackoffPolicy } from './backoff.js';
+import { describeTruncation, fileTruncation } from './container_length.js';
 import { CaptureError } from './errors.js';
 import type { CaptureEvent } from './events.js';
 import { startGstSession } from './gst_source.js';
-import { startImageFolderSession } from './image_folder_source.js';
+import { startImageFolderSession, type ImageFolderOptions } from './image_folder_source.js';
 import { preflight } from './preflight.js';
 import { captureTime, type CaptureSession, type RawFrame, type SessionHandlers } from './session.js';
 import { launchPlans, normalizeRequest, parseSource, type FrameRequest, type LaunchPlan, type SourceKind, type SourceSpec } from './source_spec.js';
@@ -33,6 +34,10 @@ export interface OpenSourceOptions extends FrameRequest {
   cwd?: string;
   /** Source of jitter for the back-off (tests pass a constant). */
   random?: () => number;
+  /** images: longer side of a decoded still when no size is requested (default 1920; shrink-on-load). */
+  maxImageSide?: number;
+  /** images: stills above this many pixels are skipped with a warning (default 100 Mpx). */
+  maxImagePixels?: number;
 }
 
 export type CaptureState = 'idle' | 'opening' | 'streaming' | 'waiting' | 'closed';
@@ -42,6 +47,8 @@ export interface CaptureStats {
   /** Frames delivered since openSource (all subscriptions, all restarts). */
   frames: number;
   restarts: number;
+  /** Inputs skipped as undecodable (stills of an images: folder). */
+  skipped: number;
   lastFrameAt?: CaptureTime;
   width?: number;
   height?: number;
@@ -91,9 +98,13 @@ export function openSource(source: string, options: OpenSourceOptions = {}, deps
   const healthyAfterMs = options.healthyAfterMs ?? 10_000;
   const maxRestarts = options.maxRestarts ?? Infinity;
   const random = options.random ?? Math.random;
+  const stills = {
+    ...(options.maxImageSide !== undefined && { maxSide: options.maxImageSide }),
+    ...(options.maxImagePixels !== undefined && { maxPixels: options.maxImagePixels }),
+  };
 
   const events = new Subject<CaptureEvent>();
-  const stats: CaptureStats = { state: 'idle', frames: 0, restarts: 0 };
+  const stats: CaptureStats = { state: 'idle', frames: 0, restarts: 0, skipped: 0 };
   let seq = 0;
   /** The camera format that has delivered frames before: re-opens go straight to it. */
   let provenPlan: number | undefined;
@@ -183,6 +194,10 @@ export function openSource(source: string, options: OpenSourceOptions = {}, deps
         frame: guard(onFrame),
         eos: guard(onEos),
         error: guard(onError),
+        skipped: guard((file: string, reason: string) => {
+          stats.skipped++;
+          emit({ type: 'skipped', file, reason, skipped: stats.skipped });
+        }),
       };
       const blocked = check(spec);
       if (blocked) {
@@ -190,7 +205,7 @@ export function openSource(source: string, options: OpenSourceOptions = {}, deps
         queueMicrotask(() => handlers.error(blocked));
         return;
       }
-      session = start(spec, plan, request, handlers);
+      session = start(spec, plan, request, handlers, stills);
       watchdog = setTimeout(checkStall, stallLimitMs());
     };
 
@@ -233,7 +248,19 @@ export function openSource(source: string, options: OpenSourceOptions = {}, deps
         emit({ type: 'eos', frames, action: 'loop' });
         return;
       }
-      emit({ type: 'eos', frames, action: 'complete' });
+      if ((spec.kind === 'gst' || spec.kind === 'test') && policy) {
+        // A live chain that ends (a network camera that hung up, num-buffers on a test source) would otherwise
+        // complete the run with exit 0, which systemd's Restart=on-failure takes as "done": the device stays down.
+        emit({ type: 'eos', frames, action: 'reopen' });
+        return retry(
+          new CaptureError('RUNTIME', `${spec.id} reached end-of-stream after ${frames} frames; a live source should not end, re-opening`, {
+            hint: 'for a recording use file:<path> (it ends the run) or capture.loop: true',
+          }),
+        );
+      }
+      // A recording that ends early is said to be cut, not "ended" (issue 10, item 6).
+      const cut = spec.kind === 'file' ? fileTruncation(spec.path) : undefined;
+      emit({ type: 'eos', frames, action: 'complete', ...(cut && spec.kind === 'file' && { truncated: describeTruncation(cut, spec.path) }) });
       close('completed');
       subscriber.complete();
     };
@@ -280,7 +307,13 @@ export function openSource(source: string, options: OpenSourceOptions = {}, deps
   return { source: spec.id, kind: spec.kind, frames$, events$: events.asObservable(), stats: () => ({ ...stats }) };
 }
 
-function startSession(spec: SourceSpec, plan: LaunchPlan, request: ReturnType<typeof normalizeRequest>, handlers: SessionHandlers): CaptureSession {
+function startSession(
+  spec: SourceSpec,
+  plan: LaunchPlan,
+  request: ReturnType<typeof normalizeRequest>,
+  handlers: SessionHandlers,
+  stills: Pick<ImageFolderOptions, 'maxSide' | 'maxPixels'> = {},
+): CaptureSession {
   if (spec.kind === 'images') {
     return startImageFolderSession(
       spec.folder,
@@ -290,6 +323,7 @@ function startSession(spec: SourceSpec, plan: LaunchPlan, request: ReturnType<ty
         ...(request.fps !== undefined && { fps: request.fps }),
         ...(request.width !== undefined && { width: request.width }),
         ...(request.height !== undefined && { height: request.height }),
+        ...stills,
       },
       handlers,
     );

@@ -21,6 +21,8 @@ export interface SessionHandlers {
   frame(frame: RawFrame): void;
   /** Every frame has been delivered and no more will come (unless rewound). */
   eos(): void;
+  /** One input (a still of an images: folder) could not be used and was skipped; the session goes on. */
+  skipped?(file: string, reason: string): void;
   /** The session failed and has already released its resources. Called at most once. */
   error(err: CaptureError): void;
 }

@@ -149,7 +149,7 @@ export async function startDisplayServer(opts: DisplayServerOptions): Promise<Di
   const port = (server.address() as AddressInfo).port;
   const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
   const url = `http://${shownHost}:${port}/`;
-  opts.logger?.info({ url, brokerWsUrl: opts.brokerWsUrl, deviceId: config.deviceId }, 'display: serving the bedside page');
+  opts.logger?.info({ url, brokerWsUrl: opts.brokerWsUrl, deviceId: config.deviceId }, `bedside display: ${url}`);
   return {
     url,
     port,

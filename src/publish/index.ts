@@ -4,7 +4,7 @@ export { validateLesionMessage, validateStatusMessage, validateMetricsMessage, v
 export { toLesionMessage, toStatusMessage, messageIdOf, type LesionMessageContext, type StatusContext, type StatusFields } from './lesion_message.js';
 export { shouldPublishLesion, publishedLesionOf, DEFAULT_LESION_POLICY, type LesionPolicyParams, type LesionDecision, type LesionPublishReason, type PublishedLesion } from './lesion_policy.js';
 export { RateGate } from './rate_gate.js';
-export { Outbox, parseSegment, type OutboxOptions, type OutboxRecord, type OutboxStats, type DropReason } from './outbox.js';
+export { Outbox, parseSegment, type OutboxOptions, type OutboxRecord, type OutboxStats, type OutboxDurability, type DropReason } from './outbox.js';
 export { makeThumbnail, toSnapshotMessage, type Thumbnail } from './snapshot.js';
 export { startEmbeddedBroker, type EmbeddedBroker, type EmbeddedBrokerOptions } from './embedded_broker.js';
 export {

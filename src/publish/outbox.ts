@@ -38,10 +38,14 @@
 import { closeSync, fsyncSync, openSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, truncate, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { backoffDelayMs, backoffPolicy } from '../shared/backoff.js';
 import { crc32 } from './crc32.js';
 import type { Logger } from '../types/logger.js';
 
 export type OutboxLogger = Logger;
+
+/** Retry of writes the disk refused: 0.5 s doubling to 30 s (a disk freed by hand should be used soon). */
+const WRITE_RETRY = backoffPolicy({ initialMs: 500, maxMs: 30_000, jitter: 0.1 });
 
 export const silentLogger: OutboxLogger = { info() {}, warn() {}, error() {} };
 
@@ -96,6 +100,27 @@ export interface OutboxStats {
   compactions: number;
   fsyncs: number;
   appendLatencyMs: { last: number; max: number; mean: number };
+}
+
+/**
+ * Whether what the outbox holds survives a restart. When the disk refuses a write (full, read-only, gone)
+ * the records are still sent from memory, but they are not durable until a retry gets them onto disk; the
+ * ACK/DROP records that could not be written are retried too, so a restart does not replay what the broker
+ * already has (measured before this: 44 duplicates after a full-disk episode).
+ */
+export interface OutboxDurability {
+  /** False from the first failed write until a retry has written everything that was kept back. */
+  durable: boolean;
+  /** Why not (the OS error, e.g. "ENOSPC: no space left on device"), while not durable. */
+  reason?: string;
+  /** Wall ms of the last change. */
+  since: number;
+  /** Unacknowledged messages held in memory only: lost if the process stops now. */
+  memoryOnly: number;
+  /** ACK/DROP records not yet on disk: each is one duplicate at the next start if the process stops now. */
+  unwrittenAcks: number;
+  /** Writes (batches) that failed since open. */
+  writeFailures: number;
 }
 
 const MAGIC = 0x424f5344;
@@ -207,7 +232,9 @@ interface Segment {
   bytes: number;
 }
 
-type WriteOp = { kind: 'append'; rec: OutboxRecord; buf: Buffer; resolve: () => void; reject: (e: Error) => void; t0: number } | { kind: 'meta'; buf: Buffer };
+type WriteOp =
+  | { kind: 'append'; rec: OutboxRecord; buf: Buffer; resolve: () => void; reject: (e: Error) => void; t0: number; retried?: boolean }
+  | { kind: 'meta'; buf: Buffer };
 
 export class Outbox {
   private readonly dir: string;
@@ -231,6 +258,12 @@ export class Outbox {
   private ageTimer: NodeJS.Timeout | null = null;
   private reclaimWanted = true;
   private readonly listeners = new Set<(rec: OutboxRecord) => void>();
+  /** Writes the disk refused, in order, waiting for a retry. */
+  private unwritten: WriteOp[] = [];
+  private retryTimer: NodeJS.Timeout | null = null;
+  private consecutiveFailures = 0;
+  private durabilityState: { durable: boolean; reason?: string; since: number; writeFailures: number } = { durable: true, since: Date.now(), writeFailures: 0 };
+  private readonly durabilityListeners = new Set<(d: OutboxDurability) => void>();
   private readonly dropListeners = new Set<(rec: OutboxRecord, reason: DropReason) => void>();
 
   private readonly counters = {
@@ -508,29 +541,41 @@ export class Outbox {
       const appends = batch.filter((op): op is Extract<WriteOp, { kind: 'append' }> => op.kind === 'append');
       const buf = Buffer.concat(batch.map((op) => op.buf));
       try {
-        await this.active.fh.write(buf, 0, buf.length, null);
+        const { bytesWritten } = await this.active.fh.write(buf, 0, buf.length, null);
+        if (bytesWritten < buf.length) {
+          // A nearly full disk takes part of the batch: cut the torn tail off so the retry appends whole records.
+          await this.active.fh.truncate(this.active.size).catch(() => undefined);
+          throw Object.assign(new Error(`ENOSPC: no space left on device, short write (${bytesWritten} of ${buf.length} bytes)`), { code: 'ENOSPC' });
+        }
         if (appends.length > 0 && this.doFsync) {
           await this.active.fh.datasync();
           this.counters.fsyncs++;
         }
       } catch (err) {
         // The disk refused (full, read-only). Keep the records in memory and send them anyway: better than nothing,
-        // but they will not survive a restart. Logged loudly.
-        this.log.error({ err, records: appends.length }, 'outbox: append failed; messages are kept in memory only');
+        // but they will not survive a restart until a retry writes them. Said loudly, once per episode, and
+        // reported by durability() (health, status, metrics).
+        this.onWriteFailed(err as Error, batch);
         for (const op of appends) {
+          if (op.rec.segment !== -1 || op.rec.durable) continue; // a retried record: already sendable
           op.rec.durable = true;
           op.rec.segment = -1;
           op.reject(err as Error);
         }
-        for (const op of appends) for (const l of this.listeners) l(op.rec);
-        continue;
+        for (const op of appends) if (this.records.get(op.rec.id) === op.rec) for (const l of this.listeners) l(op.rec);
+        // The rest of the queue would only fail the same way (and must stay behind what failed): retry later.
+        this.unwritten.push(...this.queue);
+        this.queue = [];
+        return;
       }
+      if (this.unwritten.length === 0 && !this.durabilityState.durable) this.onWriteRecovered();
       const seg = this.segments[this.segments.length - 1];
       this.active.size += buf.length;
       seg.bytes += buf.length;
       const t1 = performance.now();
       for (const op of appends) {
-        const lat = t1 - op.t0;
+        // A retried record's latency is the outage, not the disk's: keep it out of the statistics.
+        const lat = op.retried ? this.counters.latLast : t1 - op.t0;
         this.counters.latLast = lat;
         this.counters.latMax = Math.max(this.counters.latMax, lat);
         this.counters.latSum += lat;
@@ -543,7 +588,7 @@ export class Outbox {
         op.resolve();
       }
       for (const op of appends) {
-        if (op.rec.durable) for (const l of this.listeners) l(op.rec);
+        if (op.rec.durable && !op.retried) for (const l of this.listeners) l(op.rec);
       }
       if (this.active.size >= this.segmentBytes) await this.roll();
     }
@@ -599,6 +644,76 @@ export class Outbox {
     this.log.info({ live: live.length, bytes: size, removedSegments: old.length }, 'outbox: compacted');
   }
 
+  private onWriteFailed(err: Error, batch: WriteOp[]): void {
+    this.durabilityState.writeFailures++;
+    this.consecutiveFailures++;
+    for (const op of batch) if (op.kind === 'append') op.retried = true;
+    this.unwritten.push(...batch);
+    const reason = err.message;
+    if (this.durabilityState.durable || this.durabilityState.reason !== reason) {
+      this.durabilityState = { ...this.durabilityState, durable: false, reason, since: this.now() };
+      this.log.error({ err, dir: this.dir, memoryOnly: this.memoryOnlyCount() }, `outbox: cannot write to ${this.dir} (${reason}); lesion messages are kept in memory only and are lost if the service stops now; free space there`);
+      this.notifyDurability();
+    }
+    this.scheduleRetry();
+  }
+
+  private onWriteRecovered(): void {
+    this.consecutiveFailures = 0;
+    this.durabilityState = { ...this.durabilityState, durable: true, since: this.now() };
+    delete this.durabilityState.reason;
+    this.log.info({ dir: this.dir }, 'outbox: writes succeed again; every message is on disk');
+    this.notifyDurability();
+  }
+
+  private scheduleRetry(): void {
+    if (this.retryTimer || this.closed) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.retryUnwritten();
+    }, backoffDelayMs(this.consecutiveFailures, WRITE_RETRY));
+    this.retryTimer.unref();
+  }
+
+  /** Puts what the disk refused back at the head of the queue. APPENDs of records acked or dropped since are left out. */
+  private retryUnwritten(): void {
+    if (this.unwritten.length === 0) return;
+    const again = this.unwritten.filter((op) => op.kind === 'meta' || this.records.get(op.rec.id) === op.rec);
+    this.unwritten = [];
+    this.queue = [...again, ...this.queue];
+    this.kick();
+  }
+
+  private memoryOnlyCount(): number {
+    let n = 0;
+    for (const op of this.unwritten) if (op.kind === 'append' && this.records.get(op.rec.id) === op.rec) n++;
+    return n;
+  }
+
+  /** See OutboxDurability. */
+  durability(): OutboxDurability {
+    const { durable, reason, since, writeFailures } = this.durabilityState;
+    return {
+      durable,
+      ...(reason !== undefined && { reason }),
+      since,
+      memoryOnly: this.memoryOnlyCount(),
+      unwrittenAcks: this.unwritten.filter((op) => op.kind === 'meta').length,
+      writeFailures,
+    };
+  }
+
+  /** Called when durability is lost or regained. */
+  onDurability(listener: (d: OutboxDurability) => void): () => void {
+    this.durabilityListeners.add(listener);
+    return () => this.durabilityListeners.delete(listener);
+  }
+
+  private notifyDurability(): void {
+    const d = this.durability();
+    for (const l of this.durabilityListeners) l(d);
+  }
+
   stats(): OutboxStats {
     const c = this.counters;
     return {
@@ -630,9 +745,14 @@ export class Outbox {
   async close(): Promise<void> {
     if (this.closed) return;
     if (this.ageTimer) clearInterval(this.ageTimer);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    // One last try for what the disk refused: every ACK written now is one duplicate less at the next start.
+    this.retryUnwritten();
     await this.flushed();
+    this.unwritten = [];
     this.closed = true;
-    if (this.doFsync) await this.active.fh.datasync(); // the unsynced ACK records
+    if (this.doFsync) await this.active.fh.datasync().catch((err: unknown) => this.log.error({ err }, 'outbox: final sync failed')); // the unsynced ACK records
     await this.active.fh.close();
   }
 }

@@ -30,7 +30,7 @@ import type { MqttConnectSettings, MqttTlsSettings } from './connect_options.js'
 import { OutboxPump } from './outbox_pump.js';
 import { DEFAULT_LESION_POLICY, publishedLesionOf, shouldPublishLesion, type LesionPolicyParams, type LesionPublishReason, type PublishedLesion } from './lesion_policy.js';
 import { toLesionMessage, toStatusMessage, type StatusFields } from './lesion_message.js';
-import { Outbox } from './outbox.js';
+import { Outbox, type OutboxDurability, type OutboxRecord } from './outbox.js';
 import { RateGate } from './rate_gate.js';
 import { makeThumbnail, toSnapshotMessage } from './snapshot.js';
 import { validateLesionMessage, validateMetricsMessage, validateSnapshotMessage, validateStatusMessage, type ValidationResult } from './validate.js';
@@ -135,6 +135,10 @@ export interface Publisher {
   isConnected(): boolean;
   readonly connection$: Observable<ConnectionInfo>;
   stats(): PublisherStats;
+  /** Whether the outbox's messages are on disk (false while the state disk refuses writes); see OutboxDurability. */
+  durability(): OutboxDurability;
+  /** Called when durability is lost or regained. Returns an unsubscribe function. */
+  onDurability(listener: (d: OutboxDurability) => void): () => void;
   /** Resolves true once every lesion message appended so far is acknowledged, false at the timeout. */
   flush(timeoutMs: number): Promise<boolean>;
   /** Sends what it can within `timeoutMs` (default 3000), sets status offline, disconnects; the rest stays in the outbox. */
@@ -451,6 +455,14 @@ class MqttPublisher implements Publisher {
         appendLatencyMs: o.appendLatencyMs,
       },
     };
+  }
+
+  durability(): OutboxDurability {
+    return this.outbox.durability();
+  }
+
+  onDurability(listener: (d: OutboxDurability) => void): () => void {
+    return this.outbox.onDurability(listener);
   }
 
   stats(): PublisherStats {

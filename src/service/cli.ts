@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerBridge } from './cli_bridge.js';
 import { registerConfig } from './cli_config.js';
@@ -10,6 +11,7 @@ const program = new Command();
 program
   .name('dermstream')
   .description('point-of-care skin-lesion analysis: capture → multi-task network → steady verdicts over MQTT')
+  .version(packageVersion(), '-V, --version', 'print the version and exit')
   .showHelpAfterError();
 registerRun(program);
 registerConfig(program);
@@ -26,3 +28,16 @@ program.parseAsync(argv).catch((err: unknown) => {
   console.error(`dermstream: ${(err as Error).message}`);
   process.exit(1);
 });
+
+/** The version in package.json, found upwards from this file (src/service or dist/src/service). */
+function packageVersion(): string {
+  for (const up of ['../../package.json', '../../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'dermstream' && pkg.version) return pkg.version;
+    } catch {
+      /* not there */
+    }
+  }
+  return 'unknown';
+}

@@ -5,7 +5,9 @@ import { ServiceMonitor, startHealthServer } from './health/index.js';
 import { createLogger } from './logging.js';
 import { loadConfig } from './config/load.js';
 import { handleSighup } from './sighup.js';
+import { StatusLine } from './status_line.js';
 import { startDisplayServer, type DisplayServer } from '../display/index.js';
+import { exitCodeFor, StartError } from './exit_codes.js';
 import { startRun, type RunHandle } from './run.js';
 
 /** `dermstream run`: the main job, wired to config, logs, health/metrics and systemd. */
@@ -26,7 +28,9 @@ export function registerRun(program: Command): void {
     const embeddedDemo = !config.mqtt.brokerUrl;
     const displayOn = config.display.enabled || !isDefault('display.port') || (embeddedDemo && isDefault('display.enabled'));
     if (displayOn && isDefault('mqtt.snapshot.enabled')) config.mqtt.snapshot.enabled = true;
-    const log = createLogger(config.log.level, { pretty: config.log.pretty, base: { deviceId: config.deviceId } });
+    // On a terminal: one live status line at the bottom that log lines pass above (log-update).
+    const status = process.stderr.isTTY ? new StatusLine(process.stderr) : undefined;
+    const log = createLogger(config.log.level, { pretty: config.log.pretty, base: { deviceId: config.deviceId }, ...(status && { around: (w: () => void) => status.around(w) }) });
     for (const n of loaded.notices) log.warn({}, n);
     let handle: RunHandle | undefined;
     const monitor = new ServiceMonitor({
@@ -34,18 +38,34 @@ export function registerRun(program: Command): void {
       totals: () => {
         const c = handle?.pipelineCounters();
         const ob = handle?.publisher.stats().outbox;
-        return { processed: c?.processed, dropped: c?.dropped, rejected: c?.rejected, outboxDepth: ob?.depth, outboxDropped: ob?.dropped };
+        const d = handle?.publisher.durability();
+        return {
+          processed: c?.processed,
+          dropped: c?.dropped,
+          rejected: c?.rejected,
+          outboxDepth: ob?.depth,
+          outboxDropped: ob?.dropped,
+          ...(d && { outboxDurable: d.durable, outboxMemoryOnly: d.memoryOnly, outboxWriteFailures: d.writeFailures }),
+        };
       },
     });
     const http = config.http.enabled ? await startHealthServer({ host: config.http.host, port: config.http.port, health: monitor.health, metrics: monitor.metrics, logger: log }) : undefined;
     try {
-      handle = await startRun(runOptionsFrom(config, { summary: process.stderr.isTTY === true }), log, monitor.hooks);
+      handle = await startRun(runOptionsFrom(config, { summary: status !== undefined }), log, {
+        ...monitor.hooks,
+        onSummary: (text) => (text === null ? status?.done() : status?.update(text)),
+      });
     } catch (err) {
-      monitor.health.setModel(false, (err as Error).message);
-      log.error({ err: (err as Error).message }, `cannot start: ${(err as Error).message}`);
+      const e = err as Error;
+      const code = exitCodeFor(err);
+      monitor.health.setModel(false, e.message);
+      if (e instanceof StartError) log.error({ key: e.key, hint: e.hint, exitCode: code }, `cannot start: ${e.message} (fix: ${e.hint})`);
+      else log.error({ err: e.message, exitCode: code }, `cannot start: ${e.message}`);
+      process.exitCode = code;
+      // Whatever still holds the loop (a socket, a worker) must not turn a failed start into a hang.
+      setTimeout(() => process.exit(code), 5000).unref();
       await monitor.stopping('start failed');
       await http?.close();
-      process.exitCode = 1;
       return;
     }
     let display: DisplayServer | undefined;
@@ -59,8 +79,8 @@ export function registerRun(program: Command): void {
           deviceId: config.deviceId,
           logger: log,
         });
-        log.info({ url: display.url }, `bedside display: ${display.url}`);
-        if (process.stderr.isTTY) process.stderr.write(`bedside display: ${display.url}\n`);
+        // Once: the display server's own line says where it serves.
+        log.debug({ url: display.url }, `bedside display: ${display.url}`);
       } catch (err) {
         log.warn({ err: (err as Error).message }, `display not started: ${(err as Error).message}`);
       }
@@ -78,6 +98,10 @@ export function registerRun(program: Command): void {
     const offHup = handleSighup({ reload: () => loadConfig({ flags: o, env: process.env }).config, current: asLoaded, logger: log });
     const summary = await handle.done;
     offHup();
+    // Only a recording that played out or a requested stop exits 0: systemd's Restart=on-failure restarts
+    // the rest (a camera that failed for good exits 69, a launch description that cannot work 78).
+    process.exitCode = exitCodeFor(summary.error);
+    if (summary.error) setTimeout(() => process.exit(exitCodeFor(summary.error)), 5000).unref();
     await display?.close();
     await monitor.stopping('done');
     await http?.close();

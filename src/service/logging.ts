@@ -1,12 +1,14 @@
 /**
  * Logs: one JSON object per line on stdout, which journald stores and `journalctl -u dermstream -o cat`
  * shows; pino's numeric levels are kept and a `severity` name added for humans and log shippers. On a
- * terminal (or log.pretty: true) a short human-readable line instead, formatted here without a worker
- * thread or an extra package.
+ * terminal (or log.pretty: true) pino-pretty's short coloured lines instead (synchronously, in this
+ * thread: its transport worker would reorder lines against the status line and stderr). Picked over the
+ * hand-written formatter this replaces: colours by level, multi-line errors and escaping come for free.
  */
 import { Writable } from 'node:stream';
 import pino, { type Logger, type DestinationStream } from 'pino';
 import { REDACT_CENSOR, REDACT_PATHS } from './log_redact.js';
+import pinoPretty from 'pino-pretty';
 
 export type { Logger } from 'pino';
 
@@ -17,48 +19,40 @@ export interface LoggerOptions {
   destination?: DestinationStream | NodeJS.WritableStream;
   /** Fields on every line, e.g. { deviceId }. */
   base?: Record<string, unknown>;
+  /** Wraps every write (a StatusLine's `around`, so log lines do not run over the live status line). */
+  around?: (write: () => void) => void;
+  /** Colours in pretty lines (default: when the destination is a terminal). */
+  colorize?: boolean;
 }
 
-const LEVEL_NAMES: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
+/** pino-pretty as a synchronous stream: `12:00:01.234 INFO: camera delivering {"fps":30}`. */
+export function prettyStream(out: NodeJS.WritableStream = process.stdout, colorize = (out as NodeJS.WriteStream).isTTY === true): NodeJS.WritableStream {
+  return pinoPretty({
+    colorize,
+    sync: true,
+    singleLine: true,
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: 'pid,hostname,severity,deviceId',
+    messageKey: 'msg',
+    destination: out as never,
+  });
+}
 
-/** A stream that turns pino's JSON lines into `12:00:01.234 INFO  message key=value`. */
-export function prettyStream(out: NodeJS.WritableStream = process.stdout): Writable {
-  let pending = '';
+function wrapped(out: NodeJS.WritableStream, around: (write: () => void) => void): Writable {
   return new Writable({
     write(chunk: Buffer | string, _enc, done) {
-      pending += chunk.toString();
-      let nl: number;
-      while ((nl = pending.indexOf('\n')) >= 0) {
-        const line = pending.slice(0, nl);
-        pending = pending.slice(nl + 1);
-        out.write(`${formatLine(line)}\n`);
-      }
+      around(() => out.write(chunk));
       done();
     },
   });
 }
 
-export function formatLine(line: string): string {
-  let o: Record<string, unknown>;
-  try {
-    o = JSON.parse(line) as Record<string, unknown>;
-  } catch {
-    return line;
-  }
-  const { time, level, msg, pid: _pid, hostname: _h, severity: _s, err, ...rest } = o;
-  const t = typeof time === 'number' ? new Date(time).toISOString().slice(11, 23) : '';
-  const lvl = (LEVEL_NAMES[level as number] ?? String(level)).padEnd(5);
-  const fields = Object.entries(rest)
-    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
-    .join(' ');
-  const e = err && typeof err === 'object' ? `\n    ${String((err as { stack?: string; message?: string }).stack ?? (err as { message?: string }).message)}` : '';
-  return `${t} ${lvl} ${String(msg ?? '')}${fields ? `  ${fields}` : ''}${e}`;
-}
-
 export function createLogger(level: string = 'info', opts: LoggerOptions = {}): Logger {
   const pretty = opts.pretty === true || (opts.pretty !== false && opts.pretty !== undefined && process.stdout.isTTY === true);
-  const out = opts.destination ?? process.stdout;
-  const destination = (pretty ? prettyStream(out as NodeJS.WritableStream) : out) as DestinationStream;
+  const raw = (opts.destination ?? process.stdout) as NodeJS.WritableStream;
+  const colorize = opts.colorize ?? (raw as NodeJS.WriteStream).isTTY === true;
+  const out = opts.around ? wrapped(raw, opts.around) : raw;
+  const destination = (pretty ? prettyStream(out, colorize) : out) as DestinationStream;
   return pino(
     {
       level,

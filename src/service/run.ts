@@ -4,9 +4,11 @@ import type { BackendPreference } from '../model/backend.js';
 import type { ModelTrust } from '../model/weights_io.js';
 import { startInferenceWorker, type InferenceClient } from '../model/inference_client.js';
 import { createPipeline, type PipelineEvent, type PipelineOptions } from '../pipeline/index.js';
-import { createPublisher, redactUrl, startEmbeddedBroker, type EmbeddedBroker, type Publisher, type PublisherOptions } from '../publish/index.js';
+import { createPublisher, redactUrl, startEmbeddedBroker, type EmbeddedBroker, type OutboxDurability, type Publisher, type PublisherOptions } from '../publish/index.js';
 import type { Frame } from '../types/frame.js';
 import type { Logger } from '../types/logger.js';
+import { StartError } from './exit_codes.js';
+import { prepareStateDir, StateDirError } from './state_dir.js';
 
 export type { Logger } from '../types/logger.js';
 
@@ -38,6 +40,9 @@ export interface RunHooks {
   onCaptureEvent?(event: CaptureEvent): void;
   /** `reason`: why delivery is not possible (credentials refused, topic denied), when known. */
   onBroker?(connected: boolean, reason?: string): void;
+  onStorage?(durability: OutboxDurability): void;
+  /** The live one-line summary, every second when `summary` is on (a terminal); null once at the end. */
+  onSummary?(text: string | null): void;
   onReady?(info: RunInfo): void;
 }
 
@@ -69,6 +74,8 @@ export interface RunSummary {
   lesionPublished: number;
   outboxPending: number;
   seconds: number;
+  /** Why the run failed (the camera for good, the stream): the process exits non-zero for it. */
+  error?: Error;
 }
 
 
@@ -80,7 +87,10 @@ export interface RunSummary {
 export async function startRun(opts: RunOptions, log: Logger, hooks: RunHooks = {}): Promise<RunHandle> {
   const started = performance.now();
   const inference = await startInferenceWorker(opts.modelDir, opts.backend, opts.modelTrust);
-  log.info({ model: inference.identity, signature: inference.signature, skippedBackends: inference.backendSkipped }, `model ${inference.identity.name} ${inference.identity.version} loaded on ${inference.identity.backend}`);
+  // Falling back past tfjs-node(-gpu) is the normal case off the Jetson ("Cannot find package …" wrapped
+  // over four lines at INFO on every start): a debug detail, not news.
+  for (const skipped of inference.backendSkipped ?? []) log.debug?.({ skipped }, `backend not available: ${skipped}`);
+  log.info({ model: inference.identity, signature: inference.signature }, `model ${inference.identity.name} ${inference.identity.version} loaded on ${inference.identity.backend}`);
   if (inference.signature.status !== 'verified') {
     log.warn(
       { signature: inference.signature, modelDir: opts.modelDir },
@@ -93,18 +103,50 @@ export async function startRun(opts: RunOptions, log: Logger, hooks: RunHooks = 
   let broker: EmbeddedBroker | undefined;
   let brokerUrl = opts.brokerUrl;
   let brokerWsUrl: string | undefined;
-  if (!brokerUrl) {
-    broker = await startEmbeddedBroker({ host: opts.embedded.host, tcpPort: opts.embedded.tcpPort, wsPort: opts.embedded.wsPort, logger: log });
-    brokerUrl = broker.url;
-    brokerWsUrl = broker.wsUrl ?? undefined;
-    log.info({ url: broker.url, wsUrl: broker.wsUrl }, 'no broker configured: embedded MQTT broker started');
+  let publisher: Publisher;
+  try {
+    if (!brokerUrl) {
+      broker = await startEmbeddedBroker({ host: opts.embedded.host, tcpPort: opts.embedded.tcpPort, wsPort: opts.embedded.wsPort, logger: log }).catch((err: unknown) => {
+        throw embeddedBrokerError(err, opts.embedded);
+      });
+      brokerUrl = broker.url;
+      brokerWsUrl = broker.wsUrl ?? undefined;
+      log.info({ url: broker.url, wsUrl: broker.wsUrl }, 'no broker configured: embedded MQTT broker started');
+    }
+    try {
+      prepareStateDir(opts.stateDir);
+    } catch (err) {
+      throw stateDirError(err, opts.stateDir);
+    }
+    // aedes speaks MQTT 3.1.1 only: ask for it at once rather than warn about our own broker refusing MQTT 5.
+    publisher = await createPublisher({ ...opts.publisher, ...(broker && { protocolVersion: 4 as const }), brokerUrl, deviceId: opts.deviceId, stateDir: opts.stateDir, model: inference.identity, logger: log }).catch((err: unknown) => {
+      throw stateDirError(err, opts.stateDir);
+    });
+  } catch (err) {
+    // The inference worker and the broker's sockets would keep the process alive: a start-up failure
+    // then hung instead of exiting (issue 10, item 3).
+    await inference.close().catch(() => undefined);
+    await broker?.close().catch(() => undefined);
+    throw err;
   }
-  const publisher = await createPublisher({ ...opts.publisher, brokerUrl, deviceId: opts.deviceId, stateDir: opts.stateDir, model: inference.identity, logger: log });
   const brokerSub = publisher.connection$.subscribe((c) => {
     // Connected but refused (a topic denied by the ACL) is not ready either: verdicts wait in the outbox.
     hooks.onBroker?.(c.state === 'connected' && !c.problem, c.problem?.message);
     if (c.state === 'connected') log.info({ broker: redactUrl(brokerUrl), protocol: c.protocolVersion }, 'broker connected');
     else if (c.state === 'reconnecting') log.warn({ broker: redactUrl(brokerUrl), error: c.error }, 'broker connection lost; lesion messages wait in the outbox');
+  });
+
+  // A full or read-only state disk: verdicts are still sent, but from memory only. Say so in health, the
+  // retained status and metrics until the disk takes writes again (issue 10, item 8).
+  const offDurability = publisher.onDurability((d) => {
+    hooks.onStorage?.(d);
+    if (!d.durable) {
+      log.error({ stateDir: opts.stateDir, reason: d.reason, memoryOnly: d.memoryOnly }, `storage: outbox writes fail in ${opts.stateDir} (${d.reason}); lesion messages are kept in memory only until space is freed`);
+      void publisher.publishStatus({ state: 'degraded', reason: `storage: outbox not durable (${d.reason}); free space in ${opts.stateDir}` });
+    } else {
+      log.info({ stateDir: opts.stateDir }, 'storage: outbox writes succeed again; every lesion message is on disk');
+      void publisher.publishStatus({ state: 'online', ...(capture.stats().state === 'streaming' && { camera: 'ok' as const }) });
+    }
   });
 
   const capture = openSource(opts.source, opts.capture);
@@ -122,7 +164,11 @@ export async function startRun(opts: RunOptions, log: Logger, hooks: RunHooks = 
       log.error({ source: capture.source, code: e.error.code, hint: e.error.hint, willRetry: e.willRetry }, `camera: ${e.error.message}`);
       void publisher.publishStatus({ state: 'degraded', camera: e.willRetry ? 'reopening' : 'failed', reason: `camera: ${e.error.message}` });
     } else if (e.type === 'reopening') log.warn({ source: capture.source, inMs: e.inMs, failures: e.failures }, `camera: re-opening in ${Math.round(e.inMs)} ms`);
-    else if (e.type === 'stalled') log.warn({ source: capture.source, sinceMs: e.sinceMs }, 'camera stalled: no frame, re-opening');
+    else if (e.type === 'skipped') log.warn({ source: capture.source, file: e.file, skipped: e.skipped }, `skipped ${e.file}: ${e.reason}`);
+    else if (e.type === 'eos' && e.truncated) {
+      stopReason = `recording truncated: ${e.truncated}`;
+      log.warn({ source: capture.source, frames: e.frames }, `recording truncated: ${e.truncated}`);
+    } else if (e.type === 'stalled') log.warn({ source: capture.source, sinceMs: e.sinceMs, timeoutMs: e.timeoutMs }, `camera stalled: no frame for ${e.sinceMs} ms (limit ${e.timeoutMs} ms)`);
     else if (e.type === 'first-frame') {
       log.info({ source: capture.source, width: e.width, height: e.height, fps: e.fps, openMs: e.openMs }, 'camera delivering');
       void publisher.publishStatus({ state: 'online', camera: 'ok' });
@@ -151,7 +197,7 @@ export async function startRun(opts: RunOptions, log: Logger, hooks: RunHooks = 
     };
   };
   const summaryTimer = opts.summary
-    ? setInterval(() => process.stderr.write(`\r${summaryLine().text}   `), 1000)
+    ? setInterval(() => (hooks.onSummary ? hooks.onSummary(summaryLine().text) : process.stderr.write(`${summaryLine().text}\n`)), 1000)
     : setInterval(() => {
         const l = summaryLine();
         log.info(l.fields, l.text);
@@ -162,6 +208,7 @@ export async function startRun(opts: RunOptions, log: Logger, hooks: RunHooks = 
   const donePromise = new Promise<RunSummary>((r) => (done = r));
   let sub: Subscription | undefined;
   let finished = false;
+  let failure: Error | undefined;
 
   const finish = async (reason: string): Promise<RunSummary> => {
     if (finished) return donePromise;
@@ -169,11 +216,12 @@ export async function startRun(opts: RunOptions, log: Logger, hooks: RunHooks = 
     stopReason = reason;
     sub?.unsubscribe();
     clearInterval(summaryTimer);
-    if (opts.summary) process.stderr.write('\n');
+    if (opts.summary) hooks.onSummary?.(null);
     captureSub.unsubscribe();
     await inference.close();
     await publisher.close({ timeoutMs: 3000 });
     brokerSub.unsubscribe();
+    offDurability();
     await broker?.close();
     const c = pipeline.counters();
     const summary: RunSummary = {
@@ -186,6 +234,7 @@ export async function startRun(opts: RunOptions, log: Logger, hooks: RunHooks = 
       lesionPublished,
       outboxPending: publisher.stats().outbox.depth,
       seconds: (performance.now() - started) / 1000,
+      ...(failure && { error: failure }),
     };
     log.info(summary, `run ended: ${stopReason}`);
     done(summary);
@@ -214,6 +263,7 @@ export async function startRun(opts: RunOptions, log: Logger, hooks: RunHooks = 
       },
       error: (err: Error) => {
         log.error({ err: err.message }, `stream failed: ${err.message}`);
+        failure = err;
         void finish(`error: ${err.message}`);
       },
       complete: () => void finish(stopReason),
@@ -238,4 +288,31 @@ export async function startRun(opts: RunOptions, log: Logger, hooks: RunHooks = 
     inference,
     pipelineCounters: () => pipeline.counters(),
   };
+}
+
+/** The embedded broker could not listen: name the key (a host that does not resolve said only "ENOTFOUND"). */
+function embeddedBrokerError(err: unknown, e: RunOptions['embedded']): StartError {
+  const code = (err as NodeJS.ErrnoException).code;
+  const msg = (err as Error).message;
+  if (code === 'EADDRINUSE') {
+    return new StartError('mqtt.embedded.port', `the embedded broker cannot listen on ${e.host}:${e.tcpPort}${e.wsPort ? ` / ${e.wsPort}` : ''}: the port is in use (${msg})`, 'stop what uses the port or set mqtt.embedded.port / mqtt.embedded.wsPort to a free one', undefined, err);
+  }
+  return new StartError('mqtt.embedded.host', `the embedded broker cannot listen on mqtt.embedded.host = "${e.host}": ${msg}`, 'use an address of this machine: 127.0.0.1 (default), 0.0.0.0 (all interfaces) or one of `ip -brief address`', undefined, err);
+}
+
+const STATE_DIR_HINT = 'set outbox.stateDir (or STATE_DIRECTORY) to a writable folder on a disk, e.g. /var/lib/dermstream (systemd StateDirectory=)';
+
+/** The outbox could not be opened under stateDir (a file in the way, /proc, no permission, a full disk). */
+function stateDirError(err: unknown, dir: string): Error {
+  if (err instanceof StateDirError) return new StartError('outbox.stateDir', `the outbox cannot be opened in outbox.stateDir = "${dir}": ${err.reason}`, STATE_DIR_HINT, undefined, err);
+  const code = (err as NodeJS.ErrnoException).code;
+  if (!code) return err as Error;
+  const why =
+    code === 'ENOTDIR' ? 'a part of the path is a file, not a folder'
+    : code === 'EACCES' || code === 'EPERM' ? 'this user may not write there'
+    : code === 'ENOENT' ? 'the path cannot be created there'
+    : code === 'ENOSPC' ? 'the disk is full'
+    : code === 'EROFS' ? 'the file system is read-only'
+    : code;
+  return new StartError('outbox.stateDir', `the outbox cannot be opened in outbox.stateDir = "${dir}": ${why} (${(err as Error).message})`, STATE_DIR_HINT, undefined, err);
 }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CaptureError } from '../../src/capture/errors.js';
+import type { CaptureEvent } from '../../src/capture/events.js';
 import { listImages } from '../../src/capture/image_folder_source.js';
 import { openSource } from '../../src/capture/open_source.js';
 import { record, tempDir } from './helpers.js';
@@ -89,6 +90,52 @@ describe('images: (still images via sharp)', () => {
       expect((r.error as CaptureError).message).toContain('broken.jpg');
     } finally {
       bad.remove();
+    }
+  });
+
+  it('skips a truncated JPEG and a text file named .jpg with a warning each and a counter, and plays the rest (issue 10, item 6)', async () => {
+    const mixed = tempDir();
+    try {
+      const good = await sharp({ create: { width: 64, height: 48, channels: 3, background: RED } }).jpeg().toBuffer();
+      writeFileSync(path.join(mixed.dir, 'a1.jpg'), good);
+      writeFileSync(path.join(mixed.dir, 'a2.jpg'), good.subarray(0, Math.floor(good.length / 2)));
+      writeFileSync(path.join(mixed.dir, 'a3.jpg'), 'meeting notes, not a photo\n');
+      writeFileSync(path.join(mixed.dir, 'a4.jpg'), good);
+      const cap = openSource(`images:${mixed.dir}`, { realtime: false });
+      const r = record(cap, { timeoutMs: 8000 });
+      expect(await r.done).toBe('complete');
+      expect(r.frames).toHaveLength(2);
+      const skipped = r.events.filter((e): e is Extract<CaptureEvent, { type: 'skipped' }> => e.type === 'skipped');
+      expect(skipped.map((e) => [path.basename(e.file), e.skipped])).toEqual([
+        ['a2.jpg', 1],
+        ['a3.jpg', 2],
+      ]);
+      expect(skipped[0]!.reason).toMatch(/truncated/);
+      expect(skipped[1]!.reason).toMatch(/not an image/);
+      expect(cap.stats().skipped).toBe(2);
+    } finally {
+      mixed.remove();
+    }
+  });
+
+  it('decodes a huge still shrunk on load to maxImageSide, and skips one above maxImagePixels naming the limit (item 7)', async () => {
+    const big = tempDir();
+    try {
+      await sharp({ create: { width: 8000, height: 6000, channels: 3, background: GREEN } }).jpeg().toFile(path.join(big.dir, 'b1.jpg'));
+      await sharp({ create: { width: 3000, height: 3000, channels: 3, background: BLUE } }).png().toFile(path.join(big.dir, 'b2.png'));
+      const r = record(openSource(`images:${big.dir}`, { realtime: false, maxImagePixels: 50_000_000 }), { timeoutMs: 20_000 });
+      expect(await r.done).toBe('complete');
+      expect(r.frames.map((f) => [f.width, f.height])).toEqual([
+        [1920, 1440],
+        [1920, 1920],
+      ]);
+      const r2 = record(openSource(`images:${big.dir}`, { realtime: false, maxImagePixels: 10_000_000, maxImageSide: 640 }), { timeoutMs: 20_000 });
+      expect(await r2.done).toBe('complete');
+      expect(r2.frames.map((f) => [f.width, f.height])).toEqual([[640, 640]]);
+      const skipped = r2.events.find((e) => e.type === 'skipped');
+      expect(skipped && skipped.type === 'skipped' && skipped.reason).toMatch(/more than 10 Mpx \(capture\.maxImagePixels\)/);
+    } finally {
+      big.remove();
     }
   });
 });

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HealthState, Metrics, startHealthServer, type HealthServer } from '../../src/service/health/index.js';
-import { createLogger, formatLine } from '../../src/service/logging.js';
+import { createLogger } from '../../src/service/logging.js';
 
 /**
  * A strict reader of the Prometheus text exposition format (0.0.4): every line is a comment (# HELP / # TYPE)
@@ -208,10 +208,33 @@ describe('logging', () => {
 
   it('pretty lines for a terminal', async () => {
     const { lines, stream } = sink();
-    const log = createLogger('info', { destination: stream, pretty: true });
+    const log = createLogger('info', { destination: stream, pretty: true, colorize: false });
     log.info({ fps: 30, source: 'v4l2:/dev/video0' }, 'camera delivering');
     await new Promise((r) => setTimeout(r, 20));
-    expect(lines[0]).toMatch(/^\d\d:\d\d:\d\d\.\d{3} INFO  camera delivering {2}fps=30 source=v4l2:\/dev\/video0$/);
-    expect(formatLine('not json')).toBe('not json');
+    expect(lines[0]).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: camera delivering \{"fps":30,"source":"v4l2:\/dev\/video0"\}$/);
+    const coloured: string[] = [];
+    const tty = createLogger('info', { destination: new Writable({ write: (c, _e, done) => (coloured.push(String(c)), done()) }), pretty: true, colorize: true });
+    tty.warn('camera stalled');
+    tty.error('camera failed');
+    await new Promise((r) => setTimeout(r, 20));
+    expect(coloured[0]).toContain('\u001b[33mWARN'); // yellow
+    expect(coloured[1]).toContain('\u001b[31mERROR'); // red
+  });
+
+  it('a status line wrapped around each log line is erased before it and drawn again after it', async () => {
+    const out: string[] = [];
+    const order: string[] = [];
+    const log = createLogger('info', {
+      destination: new Writable({ write: (c, _e, done) => (out.push(String(c)), order.push('log'), done()) }),
+      around: (write) => {
+        order.push('clear');
+        write();
+        order.push('draw');
+      },
+    });
+    log.info('one');
+    await new Promise((r) => setTimeout(r, 20));
+    expect(order).toEqual(['clear', 'log', 'draw']);
+    expect(JSON.parse(out[0]!).msg).toBe('one');
   });
 });

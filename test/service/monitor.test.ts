@@ -46,4 +46,28 @@ describe('ServiceMonitor', () => {
     a.framesCaptured.inc(3);
     expect(await b.text()).toMatch(/^dermstream_frames_captured_total 0$/m);
   });
+
+  it('a state disk that refuses writes makes the device not ready, in /healthz terms and metrics, until it recovers (issue 10, item 8)', async () => {
+    const notifier = new Notifier({ env: {} });
+    const m = new ServiceMonitor({ notifier, watchdog: new Watchdog({ notifier, intervalMs: 1000 }) });
+    m.hooks.onReady({ model, source: 'test' });
+    m.hooks.onBroker(true);
+    m.hooks.onCaptureEvent({ type: 'first-frame', source: 'test', at, restarts: 0, width: 64, height: 48, openMs: 1 });
+    expect(m.health.ready).toBe(true);
+    m.hooks.onStorage!({ durable: false, reason: 'ENOSPC: no space left on device, write', memoryOnly: 7, writeFailures: 2 });
+    expect(m.health.ready).toBe(false);
+    expect(m.health.summary()).toBe('not ready: storage (state disk refuses writes (ENOSPC: no space left on device, write): 7 lesion messages in memory only)');
+    let text = await m.metrics.text();
+    expect(text).toMatch(/^dermstream_outbox_durable 0$/m);
+    expect(text).toMatch(/^dermstream_outbox_memory_only 7$/m);
+    expect(text).toMatch(/^dermstream_outbox_write_failures_total 2$/m);
+    m.hooks.onStorage!({ durable: true, memoryOnly: 0, writeFailures: 3 });
+    expect(m.health.ready).toBe(true);
+    text = await m.metrics.text();
+    expect(text).toMatch(/^dermstream_outbox_durable 1$/m);
+    expect(text).toMatch(/^dermstream_outbox_write_failures_total 3$/m);
+    m.hooks.onCaptureEvent({ type: 'skipped', source: 'images:x', at, restarts: 0, file: 'x/a.jpg', reason: 'truncated', skipped: 1 });
+    expect(await m.metrics.text()).toMatch(/^dermstream_inputs_skipped_total 1$/m);
+    await m.stopping('test');
+  });
 });

@@ -10,6 +10,8 @@ import { leafKind, schemaAt } from './keys.js';
 import type { ConfigProblem } from './errors.js';
 import { closest } from './suggest.js';
 import { leafPaths } from './keys.js';
+import { envNameFor } from './env.js';
+import { configSchema } from './schema.js';
 
 interface FlagSpec {
   /** commander flags, e.g. `--fps <n>` */
@@ -62,9 +64,9 @@ const collect = (v: string, acc: string[] = []): string[] => [...acc, v];
  */
 export function addConfigFlags(command: Command): Command {
   command.option('-c, --config <file>', 'configuration file (default /etc/dermstream/config.yaml; missing default is fine)');
-  command.option('--set <key=value>', 'set any key, e.g. --set mqtt.snapshot.maxHz=1 (repeatable)', collect);
+  command.option('--set <key=value>', 'set any key, e.g. --set mqtt.snapshot.maxHz=1 (repeatable); every key is also an env variable: DERMSTREAM_ + the path in UPPER_SNAKE_CASE, levels joined by __ (DERMSTREAM_MQTT__SNAPSHOT__MAX_HZ)', collect);
   for (const f of CONFIG_FLAGS) {
-    command.addOption(new Option(f.flags, f.description));
+    command.addOption(new Option(f.flags, helpText(f)));
   }
   return command;
 }
@@ -114,4 +116,20 @@ export function readFlags(opts: Record<string, unknown>): { settings: FlagSettin
     settings.push({ flag, path, value: coerce(leafKind(path), str.slice(eq + 1)) });
   }
   return { settings, problems };
+}
+
+let builtInDefaults: unknown;
+/**
+ * The flag's description with the key's built-in default and its environment variable, for `--help`.
+ * Written into the text rather than given to commander's `.default()`/`.env()`, which would set the value
+ * themselves and make every default look like a flag the operator gave.
+ */
+function helpText(f: FlagSpec): string {
+  const path = f.key.split('.');
+  builtInDefaults ??= configSchema.safeParse({}).data ?? {};
+  let v: unknown = builtInDefaults;
+  for (const k of path) v = v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined;
+  const shown = v === undefined || v === '' ? undefined : typeof v === 'string' ? v : JSON.stringify(v);
+  const noDefault = f.value !== undefined || /default:/.test(f.description);
+  return `${f.description} (${!noDefault && shown !== undefined ? `default: ${shown}; ` : ''}env ${envNameFor(path)})`;
 }

@@ -46,6 +46,8 @@ export const captureSchema = z.strictObject({
     .prefault({}),
   loop: z.boolean().describe('recorded sources start again at the end: true or false').default(false),
   realtime: z.boolean().describe('recorded sources play at their own rate (true) or as fast as they decode (false)').default(true),
+  maxImageSide: int(16, 16384, 'images: longer side of a decoded still, shrunk on load (pixels)').default(1920),
+  maxImagePixels: int(1, 1_000_000_000, 'images: stills with more pixels than this are skipped with a warning').default(100_000_000),
 });
 
 export const modelSchema = z.strictObject({

@@ -1,10 +1,12 @@
 /**
  * What /healthz and /readyz report. The service is live while its event loop answers; it is ready when
- * the camera delivers frames, the model is loaded and the broker is connected. The wiring calls the
+ * the camera delivers frames, the model is loaded, the broker is connected and the state disk takes the
+ * outbox's writes. The wiring calls the
  * setters as those change; a reason says why a check is failing, for the IT engineer reading the JSON.
  */
-export type CheckName = 'camera' | 'model' | 'broker';
-export const CHECKS: readonly CheckName[] = ['camera', 'model', 'broker'];
+export type CheckName = 'camera' | 'model' | 'broker' | 'storage';
+/** `storage`: the outbox's state disk takes writes; a full one means verdicts in memory only (not ready). */
+export const CHECKS: readonly CheckName[] = ['camera', 'model', 'broker', 'storage'];
 
 export interface CheckStatus {
   ok: boolean;
@@ -29,6 +31,7 @@ export class HealthState {
       camera: { ok: false, reason: 'not started', since },
       model: { ok: false, reason: 'not loaded', since },
       broker: { ok: false, reason: 'not connected', since },
+      storage: { ok: true, since },
     };
   }
 
@@ -40,6 +43,9 @@ export class HealthState {
   }
   setBroker(ok: boolean, reason?: string): void {
     this.set('broker', ok, reason);
+  }
+  setStorage(ok: boolean, reason?: string): void {
+    this.set('storage', ok, reason);
   }
 
   get ready(): boolean {

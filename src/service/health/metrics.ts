@@ -26,6 +26,10 @@ export interface Totals {
   /** Outbox: current depth (a gauge) and cumulative drops by reason (`OutboxStats.dropped`). */
   outboxDepth?: number;
   outboxDropped?: Record<string, number>;
+  /** Outbox durability (`OutboxDurability`): on disk or not, messages in memory only, failed writes so far. */
+  outboxDurable?: boolean;
+  outboxMemoryOnly?: number;
+  outboxWriteFailures?: number;
 }
 
 export class Metrics {
@@ -43,6 +47,10 @@ export class Metrics {
   readonly outboxDropped: Counter<'reason'>;
   readonly cameraRestarts: Counter;
   readonly cameraState: Gauge<'state'>;
+  readonly inputsSkipped: Counter;
+  readonly outboxDurable: Gauge;
+  readonly outboxMemoryOnly: Gauge;
+  readonly outboxWriteFailures: Counter;
   private readonly seen = new Map<string, number>();
   private readonly scrapeHooks = new Set<() => void>();
 
@@ -64,6 +72,12 @@ export class Metrics {
     this.outboxDropped = new Counter({ name: `${p}outbox_dropped_total`, help: 'Undelivered lesion messages dropped by the outbox bounds, by reason', labelNames: ['reason'], registers });
     this.cameraRestarts = new Counter({ name: `${p}camera_restarts_total`, help: 'Times the source was re-opened after an error or stall', registers });
     this.cameraState = new Gauge({ name: `${p}camera_state`, help: 'Capture state (1 for the current one)', labelNames: ['state'], registers });
+    this.inputsSkipped = new Counter({ name: `${p}inputs_skipped_total`, help: 'Stills of an images: source skipped because they could not be decoded (truncated, not an image, too large)', registers });
+    this.outboxDurable = new Gauge({ name: `${p}outbox_durable`, help: '1 while every outbox message is on disk; 0 while the state disk refuses writes (messages in memory only)', registers });
+    this.outboxMemoryOnly = new Gauge({ name: `${p}outbox_memory_only`, help: 'Unacknowledged lesion messages held in memory only (lost if the service stops now)', registers });
+    this.outboxWriteFailures = new Counter({ name: `${p}outbox_write_failures_total`, help: 'Outbox writes the state disk refused (full, read-only)', registers });
+    this.outboxDurable.set(1);
+    this.outboxMemoryOnly.set(0);
     this.setCameraState('idle');
     this.brokerConnected.set(0);
     this.outboxDepth.set(0);
@@ -113,6 +127,9 @@ export class Metrics {
     for (const [reason, total] of Object.entries(t.rejected ?? {})) step(`rejected:${reason}`, total, (n) => this.qualityRejections.inc({ reason }, n));
     for (const [reason, total] of Object.entries(t.outboxDropped ?? {})) step(`outbox:${reason}`, total, (n) => this.outboxDropped.inc({ reason }, n));
     if (t.outboxDepth !== undefined) this.outboxDepth.set(t.outboxDepth);
+    step('outboxWriteFailures', t.outboxWriteFailures, (n) => this.outboxWriteFailures.inc(n));
+    if (t.outboxDurable !== undefined) this.outboxDurable.set(t.outboxDurable ? 1 : 0);
+    if (t.outboxMemoryOnly !== undefined) this.outboxMemoryOnly.set(t.outboxMemoryOnly);
   }
 
   /** Runs `hook` before every scrape (e.g. `() => metrics.syncTotals(...)`), so totals are fresh without a timer. */

@@ -24,6 +24,8 @@ export interface MonitorHooks {
   onEvent(event: ProcessedEventLike): void;
   onCaptureEvent(event: CaptureEvent): void;
   onBroker(connected: boolean, reason?: string): void;
+  /** The outbox's durability changed (the state disk refused a write, or takes them again). */
+  onStorage?(d: { durable: boolean; reason?: string; memoryOnly: number; writeFailures: number }): void;
   onReady(info: { model: ModelIdentityLike; source?: string }): void;
 }
 
@@ -68,6 +70,10 @@ export class ServiceMonitor {
         this.metrics.setBrokerConnected(connected);
       },
       onReady: (info) => this.onReady(info),
+      onStorage: (d) => {
+        this.health.setStorage(d.durable, d.durable ? undefined : `state disk refuses writes (${d.reason ?? 'unknown error'}): ${d.memoryOnly} lesion messages in memory only`);
+        this.metrics.syncTotals({ outboxDurable: d.durable, outboxMemoryOnly: d.memoryOnly, outboxWriteFailures: d.writeFailures });
+      },
     };
   }
 
@@ -124,9 +130,12 @@ export class ServiceMonitor {
         this.metrics.setCameraState('waiting');
         this.watchdog.expectFrames(false);
         break;
+      case 'skipped':
+        this.metrics.inputsSkipped.inc();
+        break;
       case 'eos':
         if (e.action === 'complete') {
-          this.health.setCamera(false, 'recording ended');
+          this.health.setCamera(false, e.truncated ? 'recording truncated' : 'recording ended');
           this.watchdog.expectFrames(false);
         }
         break;
