@@ -2,6 +2,7 @@
 export * from './box_normalize.js';
 export * from './contours.js';
 export * from './debounce.js';
+export * from './debounce_operator.js';
 export * from './iou.js';
 export * from './latest_only.js';
 export * from './pipeline.js';

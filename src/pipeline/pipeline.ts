@@ -10,7 +10,8 @@ import {
 } from 'rxjs';
 import { frameInfo, type Frame, type FrameInfo, type Inference, type LesionEvent } from '../types/index.js';
 import type { ContourOptions } from './contours.js';
-import { debounceLesion, isSkipped, type DebounceParams, type SkippedFrame } from './debounce.js';
+import type { DebounceParams } from './debounce_params.js';
+import { debounceLesion, isSkipped, type SkippedFrame } from './debounce_operator.js';
 import { createLatestOnlyStats, latestOnly } from './latest_only.js';
 import {
   QUALITY_REASONS,
