@@ -1,0 +1,252 @@
+import type { ClassProbabilities, Detection, EpisodeEndReason, EpisodeSummary, FrameInfo, Inference, LesionLabel } from '../types/index.js';
+import { appearanceDistance, blendAppearance, type Appearance } from './appearance.js';
+import { debounceStep, initialDebounceState, type DebounceEvent, type DebounceState } from './debounce.js';
+import type { DebounceParams } from './debounce_params.js';
+import { frameLabel } from './debounce_track.js';
+import { isDifferentLesion, type EpisodeParams } from './episode_params.js';
+
+/**
+ * Episodes: the examination of one lesion, the unit the device reports (one episode, one verdict, one EHR
+ * record). Pure: `episodeStep(state, input, nowMs, …)` wraps `debounceStep` and returns the events to show.
+ *
+ * An episode opens when the debouncer confirms a track and closes on the first of:
+ * - `lifted`: the gate saw the scope lifted (`lift.ts`); the track is dropped whatever the IoU after it, and
+ *   model outputs of frames captured before the lift are ignored (they belong to the closed episode);
+ * - `new-lesion`: the debouncer jumped to another track, or the tracked region's appearance (`appearance.ts`)
+ *   differs from the episode's reference for `appearance.confirm` outputs in a row — a different lesion at the
+ *   same place, which IoU alone keeps on the same track; the track is dropped and the new lesion starts over;
+ * - `lost`: the debouncer lost the track;
+ * - `source-ended` / `shutdown`: the `end` input.
+ * Closing emits exactly one `ended` event carrying the summary. See debounce.md, "Episodes".
+ */
+
+export interface EpisodeFrame {
+  seq: number;
+  monoMs: number;
+  wallMs: number;
+  probabilities: ClassProbabilities;
+  score: number;
+  label: LesionLabel | null;
+}
+
+export interface OpenEpisode {
+  index: number;
+  trackId: number;
+  startedAt: { monoMs: number; wallMs: number };
+  lastSeen: { monoMs: number; wallMs: number };
+  framesSeen: number;
+  /** Welford accumulators of the probabilities. */
+  mean: ClassProbabilities;
+  m2: ClassProbabilities;
+  votes: { benign: number; malignant: number };
+  verdict: LesionLabel | null;
+  best: { seq: number; score: number } | null;
+  reference: Appearance | null;
+  /** Outputs that looked different, held back from the summary until the difference is confirmed or refuted. */
+  pending: { frame: EpisodeFrame; appearance: Appearance }[];
+}
+
+export interface EpisodeState {
+  debounce: DebounceState;
+  open: OpenEpisode | null;
+  nextIndex: number;
+  /** Capture time of the last lift: model outputs of frames captured before it are stale. */
+  boundaryMonoMs: number;
+  lastFrame: FrameInfo | null;
+}
+
+export type EpisodeInput =
+  | { kind: 'inference'; inference: Inference; appearanceOf: (d: Detection) => Appearance | null }
+  | { kind: 'skipped'; frame: FrameInfo; lifted: boolean }
+  | { kind: 'tick' }
+  | { kind: 'end'; reason: Extract<EpisodeEndReason, 'source-ended' | 'shutdown'> };
+
+/** A debounce event with the episode it belongs to; on `ended`, the summary. */
+export interface EpisodeEvent extends DebounceEvent {
+  episodeIndex: number | null;
+  episode: EpisodeSummary | null;
+}
+
+export function initialEpisodeState(): EpisodeState {
+  return { debounce: initialDebounceState(), open: null, nextIndex: 0, boundaryMonoMs: -Infinity, lastFrame: null };
+}
+
+const zero = (): ClassProbabilities => ({ benign: 0, malignant: 0 });
+
+function openEpisode(index: number, trackId: number, f: FrameInfo): OpenEpisode {
+  const at = { monoMs: f.capturedAt.monoMs, wallMs: f.capturedAt.wallMs };
+  return {
+    index,
+    trackId,
+    startedAt: at,
+    lastSeen: at,
+    framesSeen: 0,
+    mean: zero(),
+    m2: zero(),
+    votes: { benign: 0, malignant: 0 },
+    verdict: null,
+    best: null,
+    reference: null,
+    pending: [],
+  };
+}
+
+/** Adds one frame that saw the lesion to the episode's statistics. */
+export function addFrame(e: OpenEpisode, f: EpisodeFrame): OpenEpisode {
+  const n = e.framesSeen + 1;
+  const db = f.probabilities.benign - e.mean.benign;
+  const dm = f.probabilities.malignant - e.mean.malignant;
+  const mean = { benign: e.mean.benign + db / n, malignant: e.mean.malignant + dm / n };
+  const m2 = {
+    benign: e.m2.benign + db * (f.probabilities.benign - mean.benign),
+    malignant: e.m2.malignant + dm * (f.probabilities.malignant - mean.malignant),
+  };
+  const votes = { ...e.votes };
+  if (f.label) votes[f.label]++;
+  const best = !e.best || f.score > e.best.score ? { seq: f.seq, score: f.score } : e.best;
+  const startedAt = e.framesSeen === 0 ? { monoMs: Math.min(e.startedAt.monoMs, f.monoMs), wallMs: Math.min(e.startedAt.wallMs, f.wallMs) } : e.startedAt;
+  const lastSeen = f.monoMs >= e.lastSeen.monoMs ? { monoMs: f.monoMs, wallMs: f.wallMs } : e.lastSeen;
+  return { ...e, framesSeen: n, mean, m2, votes, best, startedAt, lastSeen };
+}
+
+/** The summary of a closed episode. Frames still pending (a difference not confirmed) count for it. */
+export function summarizeEpisode(e: OpenEpisode, endReason: EpisodeEndReason, keepPending: boolean): EpisodeSummary {
+  let ep = e;
+  if (keepPending) for (const p of e.pending) ep = addFrame(ep, p.frame);
+  const n = ep.framesSeen;
+  return {
+    index: ep.index,
+    trackId: ep.trackId,
+    startedAtMs: ep.startedAt.wallMs,
+    endedAtMs: ep.lastSeen.wallMs,
+    durationMs: Math.max(0, ep.lastSeen.monoMs - ep.startedAt.monoMs),
+    endReason,
+    verdict: ep.verdict,
+    meanProbabilities: n > 0 ? { ...ep.mean } : null,
+    spread: n > 0 ? { benign: Math.sqrt(ep.m2.benign / n), malignant: Math.sqrt(ep.m2.malignant / n) } : null,
+    agreement: { agreeing: ep.verdict ? ep.votes[ep.verdict] : 0, frames: n },
+    framesSeen: n,
+    bestFrameSeq: ep.best?.seq ?? null,
+  };
+}
+
+function endedEvent(s: EpisodeSummary, window: number): EpisodeEvent {
+  return {
+    state: 'ended',
+    label: s.verdict,
+    probabilities: s.meanProbabilities,
+    spread: s.spread,
+    box: null,
+    detection: null,
+    matched: false,
+    agreement: { agreeing: s.agreement.agreeing, window: Math.max(window, s.agreement.frames) },
+    trackId: s.trackId,
+    changed: true,
+    episodeIndex: s.index,
+    episode: s,
+  };
+}
+
+const LIVE = new Set(['tracking', 'stable', 'indeterminate']);
+
+/** A fresh debouncer that keeps counting track ids (a track id is never reused within a run). */
+function resetDebounce(d: DebounceState): DebounceState {
+  // `last: null`: the next event (searching) is a change, so it is shown after the `ended` one.
+  return { ...initialDebounceState(), nextTrackId: d.nextTrackId };
+}
+
+/**
+ * One step. `nowMs` is the step's time as for `debounceStep` (capture time of the input, or the clock for a
+ * tick). Returns the events in the order to show them: an `ended` event comes right after the last event of
+ * its episode (a `lost` event first, when the debouncer lost it) and before anything of the next episode.
+ */
+export function episodeStep(
+  state: EpisodeState,
+  input: EpisodeInput,
+  nowMs: number,
+  dp: DebounceParams,
+  ep: EpisodeParams,
+): { state: EpisodeState; events: EpisodeEvent[] } {
+  const events: EpisodeEvent[] = [];
+  let { debounce, open, nextIndex, boundaryMonoMs } = state;
+  const lastFrame = input.kind === 'inference' ? input.inference.frame : input.kind === 'skipped' ? input.frame : state.lastFrame;
+  const close = (reason: EpisodeEndReason, keepPending: boolean) => {
+    if (!open) return;
+    events.push(endedEvent(summarizeEpisode(open, reason, keepPending), dp.windowSize));
+    open = null;
+  };
+  const done = () => ({ state: { debounce, open, nextIndex, boundaryMonoMs, lastFrame }, events });
+
+  if (input.kind === 'end') {
+    close(input.reason, true);
+    debounce = resetDebounce(debounce);
+    return done();
+  }
+  if (input.kind === 'skipped' && input.lifted) {
+    // The scope left the skin: whatever comes next is another examination, even at the same place.
+    boundaryMonoMs = Math.max(boundaryMonoMs, input.frame.capturedAt.monoMs);
+    if (!open && debounce.track === null) return done();
+    close('lifted', true);
+    debounce = resetDebounce(debounce);
+    return done();
+  }
+
+  const stale = input.kind === 'inference' && input.inference.frame.capturedAt.monoMs < boundaryMonoMs;
+  const inference = input.kind === 'inference' && !stale ? input.inference : null;
+  let r = debounceStep(debounce, inference, dp, nowMs);
+  debounce = r.state;
+  let ev = r.event;
+
+  if (open && ev.state === 'lost') {
+    events.push({ ...ev, episodeIndex: open.index, episode: null });
+    close('lost', true);
+    return done();
+  }
+  if (open && LIVE.has(ev.state) && ev.trackId !== open.trackId) close('new-lesion', false); // a jump
+  if (open && !LIVE.has(ev.state)) close('lost', true); // defensive: a confirmed track only leaves by lost or a jump
+
+  if (LIVE.has(ev.state) && ev.trackId !== null && !open) {
+    open = openEpisode(nextIndex++, ev.trackId, lastFrame!);
+  }
+
+  if (open && inference && ev.matched && ev.detection && input.kind === 'inference') {
+    const d = ev.detection;
+    const f = inference.frame;
+    const frame: EpisodeFrame = {
+      seq: f.seq,
+      monoMs: f.capturedAt.monoMs,
+      wallMs: f.capturedAt.wallMs,
+      probabilities: { ...d.probabilities },
+      score: d.score,
+      label: frameLabel(d.probabilities, dp),
+    };
+    const app = input.appearanceOf(d);
+    if (!app) {
+      open = addFrame(open, frame); // too small to judge: the check abstains
+    } else if (!open.reference) {
+      open = addFrame({ ...open, reference: app }, frame);
+    } else if (isDifferentLesion(appearanceDistance(open.reference, app), ep)) {
+      const pending = [...open.pending, { frame, appearance: app }];
+      if (pending.length >= ep.appearance.confirm) {
+        // Another lesion under the scope: close this episode without the frames that showed the other one,
+        // and let the new lesion go through probation on a fresh track (its own window, its own verdict).
+        open = { ...open, pending };
+        close('new-lesion', false);
+        debounce = resetDebounce(debounce);
+        r = debounceStep(debounce, inference, dp, nowMs);
+        debounce = r.state;
+        ev = r.event;
+      } else {
+        open = { ...open, pending };
+      }
+    } else {
+      let e = open;
+      for (const p of e.pending) e = addFrame(e, p.frame);
+      e = addFrame({ ...e, pending: [] }, frame);
+      open = { ...e, reference: blendAppearance(e.reference!, app, ep.appearance.alpha) };
+    }
+  }
+  if (open && ev.state === 'stable' && ev.label) open = { ...open, verdict: ev.label };
+  events.push({ ...ev, episodeIndex: open && ev.trackId === open.trackId ? open.index : null, episode: null });
+  return done();
+}
