@@ -29,7 +29,7 @@ export interface EpisodeParams {
 export const DEFAULT_EPISODE_PARAMS: EpisodeParams = {
   liftMs: 300,
   liftReasons: ['dark', 'uniform', 'blurry'],
-  appearance: { lesionDeltaE: 14, textureDelta: 9, areaRatio: 6, confirm: 3, alpha: 0.2 },
+  appearance: { lesionDeltaE: 8, textureDelta: 3, areaRatio: 6, confirm: 3, alpha: 0.2 },
 };
 
 export type EpisodeParamsInput = Partial<Omit<EpisodeParams, 'appearance'>> & { appearance?: Partial<EpisodeAppearanceParams> };
