@@ -1,7 +1,7 @@
 /** src/publish: message schemas and validators, the MQTT publisher with its durable outbox, the embedded broker. */
 export * from './wire_message.js';
-export { validateLesionMessage, validateStatusMessage, validateMetricsMessage, validateSnapshotMessage, isLesionMessage, SCHEMAS, type ValidationResult } from './validate.js';
-export { toLesionMessage, toStatusMessage, messageIdOf, type LesionMessageContext, type StatusContext, type StatusFields } from './lesion_message.js';
+export { validateLesionMessage, validateStatusMessage, validateMetricsMessage, validateSnapshotMessage, validateSessionSetMessage, isLesionMessage, SCHEMAS, type ValidationResult } from './validate.js';
+export { toLesionMessage, toStatusMessage, messageIdOf, episodeIdOf, NO_SESSION, type LesionMessageContext, type StatusContext, type StatusFields } from './lesion_message.js';
 export { shouldPublishLesion, publishedLesionOf, DEFAULT_LESION_POLICY, type LesionPolicyParams, type LesionDecision, type LesionPublishReason, type PublishedLesion } from './lesion_policy.js';
 export { RateGate } from './rate_gate.js';
 export { Outbox, parseSegment, type OutboxOptions, type OutboxRecord, type OutboxStats, type DropReason } from './outbox.js';
@@ -17,3 +17,4 @@ export {
   type ConnectionState,
   type PublishLogger,
 } from './publisher.js';
+export { parseSessionSet, toSessionSetMessage, type SessionSetResult } from './session_set.js';

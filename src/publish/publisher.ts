@@ -10,6 +10,8 @@
  * - `live`     QoS 0, every processed frame, at most `liveMaxHz`; dropped while offline or when the socket backs up.
  * - `snapshot` QoS 0, JSON envelope with a base64 JPEG ≤ `snapshotMaxWidth` px wide, at most `snapshotMaxHz`.
  * - `metrics`  QoS 0, `publishMetrics()` and every `metricsIntervalMs`.
+ * - `session/set` (subscribed, retained): the examination context carried on every lesion/live message from then on
+ *              (`parseSessionSet`); an invalid payload is logged with the reason and ignored.
  *
  * Protocol: MQTT 5 first; if the broker refuses it (CONNACK "unacceptable protocol version", as aedes — the embedded
  * broker — does), the publisher reconnects with 3.1.1 and stays with it.
@@ -21,7 +23,8 @@ import { connect, type IClientOptions, type IClientPublishOptions, type MqttClie
 import { BehaviorSubject, type Observable } from 'rxjs';
 import type { Frame, LesionEvent } from '../types/index.js';
 import { DEFAULT_LESION_POLICY, publishedLesionOf, shouldPublishLesion, type LesionPolicyParams, type LesionPublishReason, type PublishedLesion } from './lesion_policy.js';
-import { toLesionMessage, toStatusMessage, type StatusFields } from './lesion_message.js';
+import { NO_SESSION, toLesionMessage, toStatusMessage, type StatusFields } from './lesion_message.js';
+import { parseSessionSet } from './session_set.js';
 import { Outbox, type OutboxRecord } from './outbox.js';
 import { RateGate } from './rate_gate.js';
 import { makeThumbnail, toSnapshotMessage } from './snapshot.js';
@@ -34,6 +37,7 @@ import {
   type ModelIdentity,
   type PerTopicCounts,
   type PublisherMetrics,
+  type SessionContext,
   type StatusMessage,
 } from './wire_message.js';
 
@@ -126,7 +130,7 @@ export interface PublisherStats extends PublisherMetrics {
 export interface Publisher {
   readonly deviceId: string;
   readonly sessionId: string;
-  readonly topics: { status: string; lesion: string; live: string; snapshot: string; metrics: string };
+  readonly topics: { status: string; lesion: string; live: string; snapshot: string; metrics: string; sessionSet: string };
   /**
    * Feed every LesionEvent (one per processed frame) and, optionally, its frame (for snapshots). Synchronous and
    * never throws; the returned `lesion.durable` resolves once the lesion message is on disk.
@@ -135,6 +139,8 @@ export interface Publisher {
   /** Sets the retained status (kept and re-published on every reconnect). Resolves when the broker has it, or at once when offline. */
   publishStatus(fields: Omit<StatusFields, 'lastWill'>): Promise<void>;
   publishMetrics(service?: MetricsMessage['service']): Promise<void>;
+  /** The examination context in force (from the retained `session/set`), carried on every lesion/live message. */
+  session(): SessionContext;
   /** Model identity for the following messages (e.g. after the backend is chosen). */
   setModel(model: ModelIdentity): void;
   isConnected(): boolean;
@@ -204,6 +210,7 @@ class MqttPublisher implements Publisher {
   private readonly sentRecovered = new Set<number>();
 
   private status: Omit<StatusFields, 'lastWill'> = { state: 'online' };
+  private sessionContext: SessionContext = NO_SESSION;
   private metricsTimer: NodeJS.Timeout | null = null;
   private closing = false;
   private closed = false;
@@ -230,7 +237,7 @@ class MqttPublisher implements Publisher {
     this.sessionId = sessionId;
     this.model = opts.model;
     const base = `${opts.prefix ?? 'dermstream'}/${opts.deviceId}`;
-    this.topics = { status: `${base}/status`, lesion: `${base}/lesion`, live: `${base}/live`, snapshot: `${base}/snapshot`, metrics: `${base}/metrics` };
+    this.topics = { status: `${base}/status`, lesion: `${base}/lesion`, live: `${base}/live`, snapshot: `${base}/snapshot`, metrics: `${base}/metrics`, sessionSet: `${base}/session/set` };
     this.policy = { ...DEFAULT_LESION_POLICY, heartbeatMs: opts.rates?.heartbeatMs ?? DEFAULT_LESION_POLICY.heartbeatMs };
     this.liveGate = new RateGate(opts.rates?.liveMaxHz ?? 10);
     this.snapshotGate = new RateGate(opts.rates?.snapshotMaxHz ?? 2);
@@ -309,7 +316,15 @@ class MqttPublisher implements Publisher {
       this.log.info({ brokerUrl: this.opts.brokerUrl, protocolVersion: this.protocolVersion }, 'publish: connected');
       this.setConnection('connected');
       if (!this.closing) void this.sendStatus();
+      // Every connect (clean session, no resubscribe): the broker then hands over the retained command.
+      client.subscribe(this.topics.sessionSet, { qos: 1 }, (err) => {
+        if (err && mine()) this.log.warn({ topic: this.topics.sessionSet, err: err.message }, 'publish: could not subscribe to session/set; the examination context cannot be set');
+      });
       this.pump();
+    });
+    client.on('message', (topic, payload) => {
+      if (!mine() || topic !== this.topics.sessionSet) return;
+      this.applySessionSet(payload);
     });
     client.on('reconnect', () => {
       if (!mine()) return;
@@ -338,6 +353,20 @@ class MqttPublisher implements Publisher {
       this.log.warn({ brokerUrl: this.opts.brokerUrl, err: err.message }, 'publish: MQTT error');
       this.setConnection(this.connection.value.state === 'connected' ? 'connected' : 'reconnecting', err.message);
     });
+  }
+
+  private applySessionSet(payload: Buffer): void {
+    const r = parseSessionSet(payload);
+    if (!r.ok) {
+      this.log.warn({ topic: this.topics.sessionSet, reason: r.reason }, `publish: session/set ignored: ${r.reason}`);
+      return;
+    }
+    this.sessionContext = r.session;
+    this.log.info({ patientRef: r.session.patientRef, bodySite: r.session.bodySite?.code ?? null }, r.cleared ? 'session: context cleared' : 'session: context set');
+  }
+
+  session(): SessionContext {
+    return this.sessionContext;
   }
 
   isConnected(): boolean {
@@ -458,7 +487,7 @@ class MqttPublisher implements Publisher {
       const d = shouldPublishLesion(this.lastLesion, event, now, this.policy);
       if (d.publish) {
         const seq = this.lesionSeq++;
-        const msg = toLesionMessage(event, { kind: 'lesion', deviceId: this.deviceId, sessionId: this.sessionId, seq, model: this.model, publishedAtMs: wall });
+        const msg = toLesionMessage(event, { kind: 'lesion', deviceId: this.deviceId, sessionId: this.sessionId, seq, model: this.model, publishedAtMs: wall, session: this.sessionContext });
         if (validate) this.check('lesion', validateLesionMessage(msg), msg.messageId);
         const appended = this.outbox.append(this.topics.lesion, msg.messageId, JSON.stringify(msg));
         // A disk failure is logged by the outbox; the record is still sent from memory.
@@ -471,10 +500,11 @@ class MqttPublisher implements Publisher {
       this.log.error({ err, frame: event.frame.seq }, 'publish: could not queue the lesion message');
     }
 
-    if (this.liveGate.tryPass(now)) {
+    // An `ended` event is shown on the display too: it passes the live rate limit.
+    if ((event.state === 'ended' && this.liveGate.maxHz > 0) || this.liveGate.tryPass(now)) {
       if (this.isConnected() && !this.socketBackedUp()) {
         const seq = this.liveSeq++;
-        const msg = toLesionMessage(event, { kind: 'live', deviceId: this.deviceId, sessionId: this.sessionId, seq, model: this.model, publishedAtMs: wall });
+        const msg = toLesionMessage(event, { kind: 'live', deviceId: this.deviceId, sessionId: this.sessionId, seq, model: this.model, publishedAtMs: wall, session: this.sessionContext });
         if (validate) this.check('live', validateLesionMessage(msg), msg.messageId);
         this.client!.publish(this.topics.live, JSON.stringify(msg), this.qos0Options(), (err) => {
           if (err) this.counters.dropped.live++;
