@@ -166,4 +166,20 @@ describe('createPipeline', () => {
     expect(lost.frame.seq).toBeGreaterThanOrEqual(30); // reported on a rejected frame's clock
     expect(lost.stages.inferCallMs).toBe(0);
   });
+
+  it('a lift ends the episode (not lost), and the lesion seen again at the same place is a new episode', async () => {
+    // 30 readable frames, 40 dark ones (400 ms at 10 ms: past liftMs 300, short of lostAfterMs 1500), 30 readable.
+    const frames = frameStream(100, 10, (i) => i >= 30 && i < 70);
+    const pipeline = createPipeline({ infer: fakeModel(2, () => true).infer });
+    const events = await lastValueFrom(pipeline(frames).pipe(toArray()));
+    const story = events.filter((e) => e.changed).map((e) => `${e.state}:${e.episodeIndex ?? e.episode?.index ?? '-'}`);
+    expect(story).toEqual(['searching:-', 'tracking:0', 'stable:0', 'ended:0', 'searching:-', 'tracking:1', 'stable:1', 'ended:1']);
+    const ended = events.filter((e) => e.state === 'ended').map((e) => e.episode!);
+    expect(ended.map((e) => e.endReason)).toEqual(['lifted', 'source-ended']);
+    expect(events.some((e) => e.state === 'lost')).toBe(false);
+    // Neither episode holds a frame of the other: the first ends before the dark run, the second starts after it.
+    expect(ended[0]!.bestFrameSeq!).toBeLessThan(30);
+    expect(events.filter((e) => e.episodeIndex === 1).every((e) => e.frame.seq >= 70)).toBe(true);
+    expect(new Set(events.filter((e) => e.episodeIndex !== null && e.state !== 'ended').map((e) => `${e.episodeIndex}:${e.trackId}`)).size).toBe(2);
+  });
 });
