@@ -42,6 +42,8 @@ export interface OpenEpisode {
   verdict: LesionLabel | null;
   best: { seq: number; score: number } | null;
   reference: Appearance | null;
+  /** Outputs blended into the reference: one from a single odd output is not yet a lesion's appearance. */
+  referenceCount: number;
   /** Outputs that looked different, held back from the summary until the difference is confirmed or refuted. */
   pending: { frame: EpisodeFrame; appearance: Appearance }[];
 }
@@ -87,6 +89,7 @@ function openEpisode(index: number, trackId: number, f: FrameInfo): OpenEpisode 
     verdict: null,
     best: null,
     reference: null,
+    referenceCount: 0,
     pending: [],
   };
 }
@@ -224,10 +227,21 @@ export function episodeStep(
     if (!app) {
       open = addFrame(open, frame); // too small to judge: the check abstains
     } else if (!open.reference) {
-      open = addFrame({ ...open, reference: app }, frame);
+      open = addFrame({ ...open, reference: app, referenceCount: 1 }, frame);
     } else if (isDifferentLesion(appearanceDistance(open.reference, app), ep)) {
       const pending = [...open.pending, { frame, appearance: app }];
-      if (pending.length >= ep.appearance.confirm) {
+      const settled = open.referenceCount >= ep.appearance.confirm;
+      // The different-looking outputs must look like one lesion among themselves (not a flickering mask).
+      const consistent = pending.every((p) => !isDifferentLesion(appearanceDistance(p.appearance, app), ep));
+      if (pending.length >= ep.appearance.confirm && !settled) {
+        // The reference came from too few outputs (an odd first mask): re-seed it from what is seen now.
+        let e = open;
+        for (const p of pending) e = addFrame(e, p.frame);
+        open = { ...e, pending: [], reference: app, referenceCount: 1 };
+      } else if (pending.length >= ep.appearance.confirm && !consistent) {
+        // Not one other lesion, a flicker: the oldest held-back output counts for this episode after all.
+        open = { ...addFrame(open, pending[0]!.frame), pending: pending.slice(1) };
+      } else if (pending.length >= ep.appearance.confirm) {
         // Another lesion under the scope: close this episode without the frames that showed the other one,
         // and let the new lesion go through probation on a fresh track (its own window, its own verdict).
         open = { ...open, pending };
@@ -243,7 +257,7 @@ export function episodeStep(
       let e = open;
       for (const p of e.pending) e = addFrame(e, p.frame);
       e = addFrame({ ...e, pending: [] }, frame);
-      open = { ...e, reference: blendAppearance(e.reference!, app, ep.appearance.alpha) };
+      open = { ...e, reference: blendAppearance(e.reference!, app, ep.appearance.alpha), referenceCount: e.referenceCount + 1 };
     }
   }
   if (open && ev.state === 'stable' && ev.label) open = { ...open, verdict: ev.label };

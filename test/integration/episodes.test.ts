@@ -121,7 +121,7 @@ describe.skipIf(!mosquittoAvailable || !HAVE_ISIC)('episodes on a recorded exami
       const r = ranges[k]!;
       expect(seqOf(m.episode.startedAt, 'first') + dropped, story[k]).toBeGreaterThanOrEqual(r.first);
       expect(seqOf(m.episode.endedAt, 'last'), story[k]).toBeLessThanOrEqual(r.last);
-      expect(m.episode.framesSeen, story[k]).toBeGreaterThanOrEqual(5);
+      expect(m.episode.framesSeen, story[k]).toBeGreaterThanOrEqual(3);
       expect(m.episode.meanProbabilities).not.toBeNull();
       expect(m.episode.bestFrameSeq).not.toBeNull();
     });

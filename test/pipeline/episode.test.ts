@@ -127,6 +127,29 @@ describe('episodes', () => {
     expect(x.events.filter((e) => e.episodeIndex === 1).every((e) => e.label !== 'benign')).toBe(true);
   });
 
+  it('outputs that look different but not like one lesion (a flickering mask) do not end the episode', () => {
+    const x = new Exam();
+    for (let i = 0; i < 8; i++) x.see(A, 0.1, look(40));
+    for (let i = 0; i < 6; i++) x.see(A, 0.1, look(i % 2 ? 70 : 10));
+    expect(x.ended()).toHaveLength(0);
+    x.step({ kind: 'end', reason: 'shutdown' });
+    // Six flickering outputs: all but the (at most confirm − 1) still held back count for the episode.
+    expect(x.ended()[0]!.framesSeen).toBeGreaterThanOrEqual(6 + 6 - (EP.appearance.confirm - 1));
+    expect(x.ended()[0]!.endReason).toBe('shutdown');
+  });
+
+  it('a reference taken from one odd first output is re-seeded, not taken for another lesion', () => {
+    const x = new Exam();
+    x.see(A, 0.1, look(40));
+    x.see(A, 0.1, look(40));
+    x.see(A, 0.1, look(75)); // the episode opens here, on an odd mask
+    for (let i = 0; i < 6; i++) x.see(A, 0.1, look(40));
+    expect(x.ended()).toHaveLength(0);
+    // The re-seeded reference then tells a real change of lesion apart.
+    for (let i = 0; i < 3; i++) x.see(A, 0.9, look(75));
+    expect(x.ended().map((e) => e.endReason)).toEqual(['new-lesion']);
+  });
+
   it('a jump to another track closes the episode as new-lesion and opens the next at once', () => {
     const x = new Exam();
     for (let i = 0; i < 6; i++) x.see(A, 0.1);
