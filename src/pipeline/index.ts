@@ -6,6 +6,7 @@ export * from './debounce.js';
 export * from './debounce_operator.js';
 export * from './episode.js';
 export * from './episode_params.js';
+export * from './episode_summary.js';
 export * from './iou.js';
 export * from './latest_only.js';
 export * from './lift.js';
