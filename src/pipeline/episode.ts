@@ -104,8 +104,10 @@ export function episodeStep(
     // The scope left the skin: whatever comes next is another examination, even at the same place.
     boundaryMonoMs = Math.max(boundaryMonoMs, input.frame.capturedAt.monoMs);
     if (!open && debounce.track === null) return done();
+    // A tentative track (never shown) is dropped silently: the screen still shows `searching`.
+    const shown = open !== null;
     close('lifted', true);
-    debounce = resetDebounce(debounce);
+    debounce = shown ? resetDebounce(debounce) : { ...resetDebounce(debounce), last: debounce.last };
     return done();
   }
 

@@ -100,10 +100,14 @@ describe('episodes', () => {
     expect(x.ended()).toHaveLength(1);
   });
 
-  it('a lift with nothing tracked emits nothing', () => {
+  it('a lift with nothing shown emits nothing, and drops a tentative track silently', () => {
     const x = new Exam();
     x.skip(false);
     expect(x.skip(true)).toEqual([]);
+    x.see(A, 0.1); // tentative (probation)
+    expect(x.skip(true)).toEqual([]);
+    expect(x.state.debounce.track).toBeNull();
+    expect(x.skip(false).filter((e) => e.changed)).toEqual([]); // still searching: no change to show
   });
 
   it('a different lesion at the same place (no lift) is a new episode once confirmed; one odd frame is not', () => {
