@@ -182,4 +182,12 @@ describe('createPipeline', () => {
     expect(events.filter((e) => e.episodeIndex === 1).every((e) => e.frame.seq >= 70)).toBe(true);
     expect(new Set(events.filter((e) => e.episodeIndex !== null && e.state !== 'ended').map((e) => `${e.episodeIndex}:${e.trackId}`)).size).toBe(2);
   });
+
+  it('the open episode closes as shutdown when the service says the frames stopped for that', async () => {
+    let stopping = false;
+    const pipeline = createPipeline({ infer: fakeModel(2, () => true).infer, endReason: () => (stopping ? 'shutdown' : 'source-ended') });
+    const frames = frameStream(20, 5, () => false).pipe(map((f) => ((stopping = f.seq === 19), f)));
+    const events = await lastValueFrom(pipeline(frames).pipe(toArray()));
+    expect(events.filter((e) => e.state === 'ended').map((e) => e.episode!.endReason)).toEqual(['shutdown']);
+  });
 });
