@@ -1,4 +1,4 @@
-import type { BoxMask, Contour, FrameInfo, LesionEvent, StageTimings } from '../types/index.js';
+import type { BoxMask, Contour, EpisodeSummary, FrameInfo, LesionEvent, StageTimings } from '../types/index.js';
 import { normalizeBox } from './box_normalize.js';
 import { maskToContours, type ContourOptions } from './contours.js';
 import type { DebounceEvent } from './debounce.js';
@@ -19,8 +19,11 @@ export interface ToLesionEventOptions {
 
 const ZERO_TIMINGS: StageTimings = { preprocessMs: 0, inferMs: 0, postprocessMs: 0 };
 
+/** A debounce step, with its episode when the pipeline tracks episodes. */
+export type StepEvent = DebounceEvent & { episodeIndex?: number | null; episode?: EpisodeSummary | null };
+
 export type LesionEventBuilder = (
-  step: DebounceEvent,
+  step: StepEvent,
   frame: FrameInfo,
   timings: StageTimings | null,
 ) => { event: LesionEvent; contoursMs: number };
@@ -39,7 +42,7 @@ export function createLesionEventBuilder(options: ToLesionEventOptions = {}): Le
 
 /** One-off form of the builder (no contour cache). */
 export function toLesionEvent(
-  step: DebounceEvent,
+  step: StepEvent,
   frame: FrameInfo,
   timings: StageTimings | null,
   options: ToLesionEventOptions = {},
@@ -50,7 +53,7 @@ export function toLesionEvent(
 }
 
 function build(
-  step: DebounceEvent,
+  step: StepEvent,
   frame: FrameInfo,
   timings: StageTimings | null,
   clock: Clock,
@@ -91,6 +94,8 @@ function build(
       latencyMs: latencySince(frame, clock),
     },
     changed: step.changed,
+    episodeIndex: step.episodeIndex ?? null,
   };
+  if (step.episode) event.episode = { ...step.episode, agreement: { ...step.episode.agreement } };
   return { event, contoursMs };
 }

@@ -1,14 +1,16 @@
 /** Pure builders: LesionEvent (pipeline output) → wire messages. No clocks or I/O inside; the caller passes them. */
-import type { LesionEvent } from '../types/index.js';
+import type { EpisodeSummary, LesionEvent } from '../types/index.js';
 import {
   LESION_SCHEMA_ID,
   LESION_SCHEMA_VERSION,
   STATUS_SCHEMA_ID,
   STATUS_SCHEMA_VERSION,
   type DeviceState,
+  type EpisodeMessage,
   type LesionMessage,
   type LesionMessageKind,
   type ModelIdentity,
+  type SessionContext,
   type StatusMessage,
 } from './wire_message.js';
 
@@ -21,6 +23,32 @@ export interface LesionMessageContext {
   model: ModelIdentity;
   /** Wall-clock ms since the epoch when the message is built. */
   publishedAtMs: number;
+  /** Examination context in force (session/set); default: none set. */
+  session?: SessionContext;
+}
+
+export const NO_SESSION: SessionContext = Object.freeze({ patientRef: null, bodySite: null }) as SessionContext;
+
+/** `<deviceId>:<sessionId>:ep<n>`: the episode's id, unique per device and session, the EHR's key. */
+export function episodeIdOf(deviceId: string, sessionId: string, index: number): string {
+  return `${deviceId}:${sessionId}:ep${index}`;
+}
+
+function episodeMessage(e: EpisodeSummary, id: string): EpisodeMessage {
+  const p = (v: { benign: number; malignant: number } | null) => (v ? { benign: v.benign, malignant: v.malignant } : null);
+  return {
+    id,
+    startedAt: isoOf(e.startedAtMs),
+    endedAt: isoOf(e.endedAtMs),
+    durationMs: ms1(e.durationMs),
+    endReason: e.endReason,
+    verdict: e.verdict,
+    meanProbabilities: p(e.meanProbabilities),
+    spread: p(e.spread),
+    agreement: { agreeing: e.agreement.agreeing, frames: e.agreement.frames },
+    framesSeen: e.framesSeen,
+    bestFrameSeq: e.bestFrameSeq,
+  };
 }
 
 /** `<deviceId>:<sessionId>:<kind>:<seq>`: the de-duplication key consumers use. */
@@ -35,6 +63,9 @@ const ms1 = (v: number): number => Math.max(0, Math.round(v * 10) / 10);
 
 export function toLesionMessage(event: LesionEvent, ctx: LesionMessageContext): LesionMessage {
   const f = event.frame;
+  const index = event.episode?.index ?? event.episodeIndex ?? null;
+  const episodeId = index === null ? null : episodeIdOf(ctx.deviceId, ctx.sessionId, index);
+  const session = ctx.session ?? NO_SESSION;
   return {
     schema: { id: LESION_SCHEMA_ID, version: LESION_SCHEMA_VERSION },
     messageId: messageIdOf(ctx.deviceId, ctx.sessionId, ctx.kind, ctx.seq),
@@ -48,6 +79,9 @@ export function toLesionMessage(event: LesionEvent, ctx: LesionMessageContext): 
     spread: event.spread ? { benign: event.spread.benign, malignant: event.spread.malignant } : null,
     agreement: { agreeing: event.agreement.agreeing, window: event.agreement.window },
     trackId: event.trackId,
+    episodeId,
+    session: { patientRef: session.patientRef, bodySite: session.bodySite ? { ...session.bodySite } : null },
+    episode: event.state === 'ended' && event.episode && episodeId ? episodeMessage(event.episode, episodeId) : null,
     box: event.box
       ? { pixels: [...event.box.pixels] as typeof event.box.pixels, normalized: [...event.box.normalized] as typeof event.box.normalized }
       : null,
@@ -66,7 +100,7 @@ export function toLesionMessage(event: LesionEvent, ctx: LesionMessageContext): 
       inferMs: ms1(event.timings.inferMs),
       postprocessMs: ms1(event.timings.postprocessMs),
     },
-    model: { ...ctx.model },
+    model: ctx.model.operatingPoint ? { ...ctx.model, operatingPoint: { ...ctx.model.operatingPoint } } : { ...ctx.model },
   };
 }
 

@@ -1,7 +1,8 @@
 /**
  * When does a LesionEvent become a durable `lesion` message? A pure policy: on the first event, on every change of
  * state, label or track (a new lesion), and otherwise as a heartbeat at most every `heartbeatMs` while a lesion is in
- * view (tracking/stable/indeterminate). `searching` and `lost` are published once, when entered.
+ * view (tracking/stable/indeterminate). `searching` and `lost` are published once, when entered. An `ended`
+ * event (the close of an episode, with its summary) is always published: it is the episode's one record.
  */
 import type { LesionEvent, LesionLabel, LesionState } from '../types/index.js';
 
@@ -10,6 +11,7 @@ export interface PublishedLesion {
   state: LesionState;
   label: LesionLabel | null;
   trackId: number | null;
+  episodeIndex?: number | null;
   /** Monotonic ms of when it was published. */
   at: number;
 }
@@ -26,7 +28,7 @@ export const DEFAULT_LESION_POLICY: LesionPolicyParams = {
   heartbeatStates: ['tracking', 'stable', 'indeterminate'],
 };
 
-export type LesionPublishReason = 'first' | 'change' | 'heartbeat';
+export type LesionPublishReason = 'first' | 'change' | 'heartbeat' | 'ended';
 
 export interface LesionDecision {
   publish: boolean;
@@ -35,13 +37,15 @@ export interface LesionDecision {
 
 export function shouldPublishLesion(
   prev: PublishedLesion | null,
-  event: Pick<LesionEvent, 'state' | 'label' | 'trackId' | 'changed'>,
+  event: Pick<LesionEvent, 'state' | 'label' | 'trackId' | 'changed' | 'episodeIndex'>,
   now: number,
   params: LesionPolicyParams = DEFAULT_LESION_POLICY,
 ): LesionDecision {
+  if (event.state === 'ended') return { publish: true, reason: 'ended' };
   if (prev === null) return { publish: true, reason: 'first' };
   // Compare with what was last *published* as well as trusting `changed`: a change is never skipped.
-  if (event.changed || event.state !== prev.state || event.label !== prev.label || event.trackId !== prev.trackId) {
+  const episodeChanged = (event.episodeIndex ?? null) !== (prev.episodeIndex ?? null);
+  if (event.changed || event.state !== prev.state || event.label !== prev.label || event.trackId !== prev.trackId || episodeChanged) {
     return { publish: true, reason: 'change' };
   }
   if (params.heartbeatStates.includes(event.state) && now - prev.at >= params.heartbeatMs) {
@@ -50,6 +54,6 @@ export function shouldPublishLesion(
   return { publish: false, reason: null };
 }
 
-export function publishedLesionOf(event: Pick<LesionEvent, 'state' | 'label' | 'trackId'>, at: number): PublishedLesion {
-  return { state: event.state, label: event.label, trackId: event.trackId, at };
+export function publishedLesionOf(event: Pick<LesionEvent, 'state' | 'label' | 'trackId' | 'episodeIndex'>, at: number): PublishedLesion {
+  return { state: event.state, label: event.label, trackId: event.trackId, episodeIndex: event.episodeIndex ?? null, at };
 }

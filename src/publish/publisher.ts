@@ -10,6 +10,8 @@
  * - `live`     QoS 0, every processed frame, at most `liveMaxHz`; dropped while offline or when the socket backs up.
  * - `snapshot` QoS 0, JSON envelope with a base64 JPEG ≤ `snapshotMaxWidth` px wide, at most `snapshotMaxHz`.
  * - `metrics`  QoS 0, `publishMetrics()` and every `metricsIntervalMs`.
+ * - `session/set` (subscribed, retained): the examination context carried on every lesion/live message from then on
+ *              (`parseSessionSet`); an invalid payload is logged with the reason and ignored.
  *
  * Protocol: MQTT 5 first; if the broker refuses it (CONNACK "unacceptable protocol version", as aedes — the embedded
  * broker — does), the publisher reconnects with 3.1.1 and stays with it.
@@ -24,12 +26,13 @@ import type { IClientPublishOptions, MqttClient } from 'mqtt';
 import type { Observable } from 'rxjs';
 import type { Frame, LesionEvent } from '../types/index.js';
 import type { Logger } from '../types/logger.js';
-import { deviceTopics } from '../types/topics.js';
+import { deviceTopics, sessionSetTopicOf } from '../types/topics.js';
 import { MqttConnection, type ConnectionInfo } from './connection.js';
 import type { MqttConnectSettings, MqttTlsSettings } from './connect_options.js';
 import { OutboxPump } from './outbox_pump.js';
 import { DEFAULT_LESION_POLICY, publishedLesionOf, shouldPublishLesion, type LesionPolicyParams, type LesionPublishReason, type PublishedLesion } from './lesion_policy.js';
-import { toLesionMessage, toStatusMessage, type StatusFields } from './lesion_message.js';
+import { NO_SESSION, toLesionMessage, toStatusMessage, type StatusFields } from './lesion_message.js';
+import { parseSessionSet } from './session_set.js';
 import { Outbox, type OutboxDurability, type OutboxRecord } from './outbox.js';
 import { RateGate } from './rate_gate.js';
 import { makeThumbnail, toSnapshotMessage } from './snapshot.js';
@@ -42,6 +45,7 @@ import {
   type ModelIdentity,
   type PerTopicCounts,
   type PublisherMetrics,
+  type SessionContext,
 } from './wire_message.js';
 
 export type PublishLogger = Logger;
@@ -121,7 +125,7 @@ export interface PublisherStats extends PublisherMetrics {
 export interface Publisher {
   readonly deviceId: string;
   readonly sessionId: string;
-  readonly topics: { status: string; lesion: string; live: string; snapshot: string; metrics: string };
+  readonly topics: { status: string; lesion: string; live: string; snapshot: string; metrics: string; sessionSet: string };
   /**
    * Feed every LesionEvent (one per processed frame) and, optionally, its frame (for snapshots). Synchronous and
    * never throws; the returned `lesion.durable` resolves once the lesion message is on disk.
@@ -130,6 +134,8 @@ export interface Publisher {
   /** Sets the retained status (kept and re-published on every reconnect). Resolves when the broker has it, or at once when offline. */
   publishStatus(fields: Omit<StatusFields, 'lastWill'>): Promise<void>;
   publishMetrics(service?: MetricsMessage['service']): Promise<void>;
+  /** The examination context in force (from the retained `session/set`), carried on every lesion/live message. */
+  session(): SessionContext;
   /** Model identity for the following messages (e.g. after the backend is chosen). */
   setModel(model: ModelIdentity): void;
   isConnected(): boolean;
@@ -184,6 +190,7 @@ class MqttPublisher implements Publisher {
   private encoding = false;
 
   private status: Omit<StatusFields, 'lastWill'> = { state: 'online' };
+  private sessionContext: SessionContext = NO_SESSION;
   private metricsTimer: NodeJS.Timeout | null = null;
   private closing = false;
 
@@ -202,7 +209,7 @@ class MqttPublisher implements Publisher {
     this.deviceId = opts.deviceId;
     this.sessionId = sessionId;
     this.model = opts.model;
-    this.topics = deviceTopics(opts.prefix ?? 'dermstream', opts.deviceId);
+    this.topics = { ...deviceTopics(opts.prefix ?? 'dermstream', opts.deviceId), sessionSet: sessionSetTopicOf(opts.prefix ?? 'dermstream', opts.deviceId) };
     this.policy = { ...DEFAULT_LESION_POLICY, heartbeatMs: opts.rates?.heartbeatMs ?? DEFAULT_LESION_POLICY.heartbeatMs };
     this.liveGate = new RateGate(opts.rates?.liveMaxHz ?? 10);
     this.snapshotGate = new RateGate(opts.rates?.snapshotMaxHz ?? 2);
@@ -235,8 +242,21 @@ class MqttPublisher implements Publisher {
     this.connection$ = this.conn.state$;
     for (const w of this.conn.warnings) log.warn({ brokerUrl: this.conn.url }, `publish: ${w}`);
     this.pumpOut = new OutboxPump(outbox, this.conn, Math.max(1, opts.outbox?.maxInFlight ?? 50), log, opts.username !== undefined ? `user "${opts.username}"` : `client "${clientId}"`);
+    const listening = new WeakSet<MqttClient>();
     this.conn.onConnect(() => {
       if (!this.closing) void this.sendStatus();
+      // Every connect (clean session, no resubscribe): the broker then hands over the retained command.
+      const client = this.conn.mqtt;
+      if (!client) return;
+      if (!listening.has(client)) {
+        listening.add(client);
+        client.on('message', (topic, payload) => {
+          if (topic === this.topics.sessionSet && client === this.conn.mqtt) this.applySessionSet(payload);
+        });
+      }
+      client.subscribe(this.topics.sessionSet, { qos: 1 }, (err) => {
+        if (err) this.log.warn({ topic: this.topics.sessionSet, err: err.message }, 'publish: could not subscribe to session/set; the examination context cannot be set');
+      });
     });
     // A problem raised or cleared (ACL denial) changes what the status says; re-publish it.
     let lastProblem: string | undefined;
@@ -264,6 +284,20 @@ class MqttPublisher implements Publisher {
 
   private get protocolVersion(): 4 | 5 {
     return this.conn.protocolVersion;
+  }
+
+  private applySessionSet(payload: Buffer): void {
+    const r = parseSessionSet(payload);
+    if (!r.ok) {
+      this.log.warn({ topic: this.topics.sessionSet, reason: r.reason }, `publish: session/set ignored: ${r.reason}`);
+      return;
+    }
+    this.sessionContext = r.session;
+    this.log.info({ patientRef: r.session.patientRef, bodySite: r.session.bodySite?.code ?? null }, r.cleared ? 'session: context cleared' : 'session: context set');
+  }
+
+  session(): SessionContext {
+    return this.sessionContext;
   }
 
   isConnected(): boolean {
@@ -300,7 +334,7 @@ class MqttPublisher implements Publisher {
       const d = shouldPublishLesion(this.lastLesion, event, now, this.policy);
       if (d.publish) {
         const seq = this.lesionSeq++;
-        const msg = toLesionMessage(event, { kind: 'lesion', deviceId: this.deviceId, sessionId: this.sessionId, seq, model: this.model, publishedAtMs: wall });
+        const msg = toLesionMessage(event, { kind: 'lesion', deviceId: this.deviceId, sessionId: this.sessionId, seq, model: this.model, publishedAtMs: wall, session: this.sessionContext });
         if (validate) this.check('lesion', validateLesionMessage(msg), msg.messageId);
         const appended = this.outbox.append(this.topics.lesion, msg.messageId, JSON.stringify(msg));
         // A disk failure is logged by the outbox; the record is still sent from memory.
@@ -313,10 +347,11 @@ class MqttPublisher implements Publisher {
       this.log.error({ err, frame: event.frame.seq }, 'publish: could not queue the lesion message');
     }
 
-    if (this.liveGate.tryPass(now)) {
+    // An `ended` event is shown on the display too: it passes the live rate limit.
+    if ((event.state === 'ended' && this.liveGate.maxHz > 0) || this.liveGate.tryPass(now)) {
       if (this.isConnected() && !this.socketBackedUp()) {
         const seq = this.liveSeq++;
-        const msg = toLesionMessage(event, { kind: 'live', deviceId: this.deviceId, sessionId: this.sessionId, seq, model: this.model, publishedAtMs: wall });
+        const msg = toLesionMessage(event, { kind: 'live', deviceId: this.deviceId, sessionId: this.sessionId, seq, model: this.model, publishedAtMs: wall, session: this.sessionContext });
         if (validate) this.check('live', validateLesionMessage(msg), msg.messageId);
         this.client!.publish(this.topics.live, JSON.stringify(msg), this.qos0Options(), (err) => {
           if (err) this.counters.dropped.live++;

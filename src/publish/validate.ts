@@ -9,7 +9,8 @@ import lesionSchema from '../../schema/lesion-message.schema.json' with { type: 
 import statusSchema from '../../schema/status-message.schema.json' with { type: 'json' };
 import metricsSchema from '../../schema/metrics-message.schema.json' with { type: 'json' };
 import snapshotSchema from '../../schema/snapshot-message.schema.json' with { type: 'json' };
-import type { LesionMessage, MetricsMessage, SnapshotMessage, StatusMessage } from './wire_message.js';
+import sessionSetSchema from '../../schema/session-set.schema.json' with { type: 'json' };
+import type { LesionMessage, MetricsMessage, SessionSetMessage, SnapshotMessage, StatusMessage } from './wire_message.js';
 
 export interface ValidationResult {
   ok: boolean;
@@ -22,6 +23,7 @@ export const SCHEMAS = {
   status: statusSchema,
   metrics: metricsSchema,
   snapshot: snapshotSchema,
+  sessionSet: sessionSetSchema,
 } as const;
 
 // ajv-formats is CommonJS; under NodeNext its plugin is the `default` property of the module object.
@@ -33,6 +35,7 @@ let compiled:
       status: ValidateFunction<StatusMessage>;
       metrics: ValidateFunction<MetricsMessage>;
       snapshot: ValidateFunction<SnapshotMessage>;
+      sessionSet: ValidateFunction<SessionSetMessage>;
     }
   | undefined;
 
@@ -48,6 +51,7 @@ function validators(): NonNullable<typeof compiled> {
       status: ajv.getSchema<StatusMessage>(statusSchema.$id)!,
       metrics: ajv.getSchema<MetricsMessage>(metricsSchema.$id)!,
       snapshot: ajv.getSchema<SnapshotMessage>(snapshotSchema.$id)!,
+      sessionSet: ajv.getSchema<SessionSetMessage>(sessionSetSchema.$id)!,
     };
   }
   return compiled;
@@ -79,6 +83,11 @@ export function validateMetricsMessage(msg: unknown): ValidationResult {
 
 export function validateSnapshotMessage(msg: unknown): ValidationResult {
   return run(validators().snapshot, msg);
+}
+
+/** Validates a `session/set` command payload against `schema/session-set.schema.json`. */
+export function validateSessionSetMessage(msg: unknown): ValidationResult {
+  return run(validators().sessionSet, msg);
 }
 
 /** Type guard form, for consumers. */

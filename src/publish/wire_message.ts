@@ -1,4 +1,4 @@
-import type { BoxPair, ClassProbabilities, Contour, LesionLabel, LesionState } from '../types/index.js';
+import type { BodySite, BoxPair, ClassProbabilities, Contour, EpisodeEndReason, LesionLabel, LesionState } from '../types/index.js';
 import type { ModelIdentity } from '../types/model_identity.js';
 export type { ModelIdentity } from '../types/model_identity.js';
 
@@ -9,19 +9,46 @@ export type { ModelIdentity } from '../types/model_identity.js';
  * breaking change bumps the major version and the schema id stays.
  */
 export const LESION_SCHEMA_ID = 'https://dermstream.dev/schema/lesion-message.schema.json';
-export const LESION_SCHEMA_VERSION = '1.0.0';
+export const LESION_SCHEMA_VERSION = '1.1.0';
 export const STATUS_SCHEMA_ID = 'https://dermstream.dev/schema/status-message.schema.json';
 export const STATUS_SCHEMA_VERSION = '1.1.0';
 export const METRICS_SCHEMA_ID = 'https://dermstream.dev/schema/metrics-message.schema.json';
 export const METRICS_SCHEMA_VERSION = '1.1.0';
 export const SNAPSHOT_SCHEMA_ID = 'https://dermstream.dev/schema/snapshot-message.schema.json';
 export const SNAPSHOT_SCHEMA_VERSION = '1.0.0';
+export const SESSION_SET_SCHEMA_ID = 'https://dermstream.dev/schema/session-set.schema.json';
+export const SESSION_SET_SCHEMA_VERSION = '1.0.0';
 
 export interface SchemaRef {
   id: string;
   version: string;
 }
 
+/** Examination context (1.1.0), carried on every lesion/live message; both null when unset. */
+export interface SessionContext {
+  patientRef: string | null;
+  bodySite: BodySite | null;
+}
+
+/** Payload of the retained `<prefix>/<deviceId>/session/set` command (schema/session-set.schema.json). */
+export interface SessionSetMessage extends SessionContext {
+  schema: SchemaRef;
+}
+
+/** The summary on the one `ended` message of an episode (1.1.0). */
+export interface EpisodeMessage {
+  id: string;
+  startedAt: string;
+  endedAt: string;
+  durationMs: number;
+  endReason: EpisodeEndReason;
+  verdict: LesionLabel | null;
+  meanProbabilities: ClassProbabilities | null;
+  spread: ClassProbabilities | null;
+  agreement: { agreeing: number; frames: number };
+  framesSeen: number;
+  bestFrameSeq: number | null;
+}
 
 export type LesionMessageKind = 'lesion' | 'live';
 
@@ -45,6 +72,12 @@ export interface LesionMessage {
   spread: ClassProbabilities | null;
   agreement: { agreeing: number; window: number };
   trackId: number | null;
+  /** `<deviceId>:<sessionId>:ep<n>`, null while no episode is open (1.1.0; absent in 1.0.0 messages). */
+  episodeId?: string | null;
+  /** 1.1.0; absent in 1.0.0 messages. */
+  session?: SessionContext;
+  /** Only on `state: "ended"` (1.1.0). */
+  episode?: EpisodeMessage | null;
   box: BoxPair | null;
   contours: Contour[];
   /** `capturedAt` is the wall clock as ISO-8601, `capturedAtMs` the same in ms since the epoch. */

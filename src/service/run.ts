@@ -150,8 +150,12 @@ export async function startRun(opts: RunOptions, log: Logger, hooks: RunHooks = 
   });
 
   const capture = openSource(opts.source, opts.capture);
-  const pipeline = createPipeline({ ...opts.pipeline, infer: (f) => inference.infer(f) });
   const stop$ = new Subject<string>();
+  // Subscribed before the frames: a stop is known by the time the frames complete, so the open episode
+  // closes as `shutdown` (a stop, a limit) rather than `source-ended` (the recording's end).
+  let stopping = false;
+  stop$.subscribe(() => (stopping = true));
+  const pipeline = createPipeline({ ...opts.pipeline, infer: (f) => inference.infer(f), endReason: () => (stopping ? 'shutdown' : 'source-ended') });
   let stopReason = 'source ended';
   let framesCaptured = 0;
   let lesionPublished = 0;

@@ -1,7 +1,9 @@
 import type { Box, ClassProbabilities } from './detection.js';
+import type { EpisodeSummary } from './episode.js';
 import type { FrameInfo } from './frame.js';
 
-export type LesionState = 'searching' | 'tracking' | 'stable' | 'indeterminate' | 'lost';
+/** `ended` is the one event that closes an episode (it carries `episode`). */
+export type LesionState = 'searching' | 'tracking' | 'stable' | 'indeterminate' | 'lost' | 'ended';
 export type LesionLabel = 'benign' | 'malignant';
 
 /** A polygon as a flat list of points. */
@@ -45,4 +47,11 @@ export interface LesionEvent {
   };
   /** True when the state or label differs from the previous event. */
   changed: boolean;
+  /**
+   * The episode (examination of one lesion) this event belongs to: its index per pipeline run, null while none
+   * is open. Optional so producers of 1.0 events still type-check; the pipeline always sets it.
+   */
+  episodeIndex?: number | null;
+  /** Only on the `ended` event: the summary of the episode it closes. */
+  episode?: EpisodeSummary | null;
 }

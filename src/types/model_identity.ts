@@ -10,4 +10,6 @@ export interface ModelIdentity {
   sha256: string;
   quantization: 'float32' | 'float16' | 'uint8';
   backend: string;
+  /** The operating point in force (lesion schema 1.1.0): from the model manifest unless a config key overrides it. */
+  operatingPoint?: { threshold: number; margin: number; source: 'model' | 'config' };
 }

@@ -45,6 +45,11 @@ export function deviceTopics(prefix: string, deviceId: string): Record<Dermstrea
   };
 }
 
+/** The retained examination-context command the device subscribes to: `<prefix>/<deviceId>/session/set`. */
+export function sessionSetTopicOf(prefix: string, deviceId: string): string {
+  return `${topicOf(prefix, deviceId, 'status').slice(0, -'status'.length)}session/set`;
+}
+
 /** `doctor`'s non-retained probe: beside the device's topics, never on its retained `status`. */
 export function doctorProbeTopic(prefix: string, deviceId: string): string {
   return `${topicOf(prefix, deviceId, 'status').slice(0, -'status'.length)}doctor`;

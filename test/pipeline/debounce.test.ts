@@ -1,8 +1,8 @@
 import { Subject, VirtualTimeScheduler } from 'rxjs';
 import { describe, expect, it } from 'vitest';
+import { debounceLesion, type DebounceInput, type DebounceOutput } from '../../src/pipeline/debounce_operator.js';
 import {
   DEFAULT_DEBOUNCE_PARAMS,
-  debounceLesion,
   debounceStep,
   frameLabel,
   initialDebounceState,
@@ -10,8 +10,6 @@ import {
   voteCounts,
   windowSizeForRate,
   type DebounceEvent,
-  type DebounceInput,
-  type DebounceOutput,
   type DebounceParams,
   type DebounceState,
 } from '../../src/pipeline/debounce.js';

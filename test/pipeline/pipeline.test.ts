@@ -75,9 +75,13 @@ describe('createPipeline', () => {
     expect(model.seen[model.seen.length - 1]).toBe(158); // the newest readable frame (159 is black) is processed
     for (let k = 1; k < model.seen.length; k++) expect(model.seen[k]).toBeGreaterThan(model.seen[k - 1]);
 
-    // The story: searching → tracking → stable benign → lost → searching.
+    // The story: searching → tracking → stable benign → lost → (its episode) ended benign → searching.
     const story = events.filter((e) => e.changed).map((e) => `${e.state}:${e.label}`);
-    expect(story).toEqual(['searching:null', 'tracking:benign', 'stable:benign', 'lost:benign', 'searching:null']);
+    expect(story).toEqual(['searching:null', 'tracking:benign', 'stable:benign', 'lost:benign', 'ended:benign', 'searching:null']);
+    const ended = events.filter((e) => e.state === 'ended');
+    expect(ended).toHaveLength(1);
+    expect(ended[0]!.episode).toMatchObject({ index: 0, endReason: 'lost', verdict: 'benign' });
+    expect(events.find((e) => e.state === 'stable')!.episodeIndex).toBe(0);
 
     const stable = events.filter((e) => e.state === 'stable');
     expect(stable.length).toBeGreaterThan(3);
@@ -125,8 +129,10 @@ describe('createPipeline', () => {
     expect(c.inferErrors).toBeGreaterThan(0);
     expect(errors).toHaveLength(c.inferErrors);
     expect(c.processed + c.inferErrors).toBe(c.inferStarted);
-    expect(events).toHaveLength(c.processed);
+    // One event per model output, and the `ended` event of the episode the end of the source closed.
+    expect(events).toHaveLength(c.processed + 1);
     expect(events.some((e) => e.state === 'stable' && e.label === 'malignant')).toBe(true);
+    expect(events[events.length - 1]!.episode).toMatchObject({ endReason: 'source-ended', verdict: 'malignant' });
   });
 
   it("with onInferError 'fail' the error ends the stream", async () => {
@@ -155,9 +161,33 @@ describe('createPipeline', () => {
     const events = await lastValueFrom(pipeline(frames).pipe(toArray()));
     expect(pipeline.counters().rejected.uniform).toBe(60);
     const story = events.filter((e) => e.changed).map((e) => e.state);
-    expect(story).toEqual(['searching', 'tracking', 'stable', 'lost', 'searching']);
+    expect(story).toEqual(['searching', 'tracking', 'stable', 'lost', 'ended', 'searching']);
     const lost = events.find((e) => e.state === 'lost')!;
     expect(lost.frame.seq).toBeGreaterThanOrEqual(30); // reported on a rejected frame's clock
     expect(lost.stages.inferCallMs).toBe(0);
+  });
+
+  it('a lift ends the episode (not lost), and the lesion seen again at the same place is a new episode', async () => {
+    // 30 readable frames, 40 dark ones (400 ms at 10 ms: past liftMs 300, short of lostAfterMs 1500), 30 readable.
+    const frames = frameStream(100, 10, (i) => i >= 30 && i < 70);
+    const pipeline = createPipeline({ infer: fakeModel(2, () => true).infer });
+    const events = await lastValueFrom(pipeline(frames).pipe(toArray()));
+    const story = events.filter((e) => e.changed).map((e) => `${e.state}:${e.episodeIndex ?? e.episode?.index ?? '-'}`);
+    expect(story).toEqual(['searching:-', 'tracking:0', 'stable:0', 'ended:0', 'searching:-', 'tracking:1', 'stable:1', 'ended:1']);
+    const ended = events.filter((e) => e.state === 'ended').map((e) => e.episode!);
+    expect(ended.map((e) => e.endReason)).toEqual(['lifted', 'source-ended']);
+    expect(events.some((e) => e.state === 'lost')).toBe(false);
+    // Neither episode holds a frame of the other: the first ends before the dark run, the second starts after it.
+    expect(ended[0]!.bestFrameSeq!).toBeLessThan(30);
+    expect(events.filter((e) => e.episodeIndex === 1).every((e) => e.frame.seq >= 70)).toBe(true);
+    expect(new Set(events.filter((e) => e.episodeIndex !== null && e.state !== 'ended').map((e) => `${e.episodeIndex}:${e.trackId}`)).size).toBe(2);
+  });
+
+  it('the open episode closes as shutdown when the service says the frames stopped for that', async () => {
+    let stopping = false;
+    const pipeline = createPipeline({ infer: fakeModel(2, () => true).infer, endReason: () => (stopping ? 'shutdown' : 'source-ended') });
+    const frames = frameStream(20, 5, () => false).pipe(map((f) => ((stopping = f.seq === 19), f)));
+    const events = await lastValueFrom(pipeline(frames).pipe(toArray()));
+    expect(events.filter((e) => e.state === 'ended').map((e) => e.episode!.endReason)).toEqual(['shutdown']);
   });
 });

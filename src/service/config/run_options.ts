@@ -45,6 +45,7 @@ export function runOptionsFrom(c: DermstreamConfig, extra: { summary?: boolean }
       qualityGate: c.pipeline.qualityGate,
       qualityThresholds: c.pipeline.quality,
       debounceParams: c.pipeline.debounce,
+      episodes: c.pipeline.episode,
       contourTolerance: c.pipeline.contourTolerancePx,
     },
     brokerUrl: m.brokerUrl,

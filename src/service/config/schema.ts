@@ -9,6 +9,8 @@ import { z } from 'zod';
 import { DEFAULT_DEBOUNCE_PARAMS } from '../../pipeline/debounce.js';
 import { DEFAULT_QUALITY_THRESHOLDS } from '../../pipeline/quality_gate.js';
 import { DEFAULT_CONTOUR_OPTIONS } from '../../pipeline/contours.js';
+import { DEFAULT_EPISODE_PARAMS } from '../../pipeline/episode_params.js';
+import { QUALITY_REASONS } from '../../pipeline/quality_gate.js';
 
 const int = (min: number, max: number, what: string) =>
   z.number().int().min(min).max(max).describe(`${what}: a whole number, ${min}–${max}`);
@@ -92,6 +94,26 @@ export const pipelineSchema = z.strictObject({
       // on its validation split p ≥ 0.15 flags 76 % of melanomas (SE 0.76, SP 0.55); 0.5 would flag 8 %.
       malignantThreshold: z.number().gt(0).lt(1).describe('p(malignant) at which a frame votes malignant: above 0, below 1').default(0.15),
       uncertainMargin: z.number().min(0).lt(0.5).describe('margin around the threshold voting "uncertain": 0 up to (not including) 0.5').default(0.03),
+    })
+    .prefault({}),
+  // Episodes (the examination of one lesion; see src/pipeline/debounce.md, "Episodes").
+  episode: z
+    .strictObject({
+      liftMs: int(1, 60_000, 'a run of lift rejections this long ends the episode: the scope was lifted (ms)').default(DEFAULT_EPISODE_PARAMS.liftMs),
+      liftReasons: z
+        .array(z.enum(QUALITY_REASONS as [string, ...string[]]))
+        .min(1)
+        .describe(`quality-gate reasons that mean the scope is off the skin: a list of ${QUALITY_REASONS.join(', ')}`)
+        .default([...DEFAULT_EPISODE_PARAMS.liftReasons]),
+      appearance: z
+        .strictObject({
+          lesionDeltaE: num(0.1, 100, 'lesion colour change (CIE76 ΔE) that means a different lesion').default(DEFAULT_EPISODE_PARAMS.appearance.lesionDeltaE),
+          textureDelta: num(0.1, 100, 'change of the lesion colour spread (L*a*b* std) that means a different lesion').default(DEFAULT_EPISODE_PARAMS.appearance.textureDelta),
+          areaRatio: z.number().gt(1).max(1000).describe('mask area change factor that means a different lesion: above 1, at most 1000').default(DEFAULT_EPISODE_PARAMS.appearance.areaRatio),
+          confirm: int(1, 1000, 'model outputs in a row that must look different before a new episode').default(DEFAULT_EPISODE_PARAMS.appearance.confirm),
+          alpha: fraction('EMA weight of each output in the episode reference appearance').default(DEFAULT_EPISODE_PARAMS.appearance.alpha),
+        })
+        .prefault({}),
     })
     .prefault({}),
   contourTolerancePx: num(0, 100, 'contour simplification tolerance in frame pixels').default(DEFAULT_CONTOUR_OPTIONS.tolerance),

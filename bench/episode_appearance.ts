@@ -1,0 +1,159 @@
+/**
+ * Measures the appearance check of the episode calculator on real dermoscopy images: how far the features of
+ * one lesion move under what a handheld scope does (pan, zoom, exposure flicker, JPEG), and how far apart two
+ * different lesions are — the numbers behind the thresholds in `src/pipeline/episode.ts` (see debounce.md).
+ *
+ * Views are rendered like scripts/make_demo_clip.ts does (a 4:3 crop holding the lesion, resized to 320×240)
+ * with the expert mask cropped alongside; the model's masks are noisier, which the integration test covers.
+ *
+ *   npx tsx bench/episode_appearance.ts [--data ../shared/data/isic2017-train] [--images 120]
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import sharp from 'sharp';
+import { appearanceDistance, appearanceOf, type Appearance, type AppearanceDistance } from '../src/pipeline/appearance.js';
+import { DEFAULT_EPISODE_PARAMS, isDifferentLesion } from '../src/pipeline/episode_params.js';
+import { rng } from '../src/model/targets.js';
+
+const { values: args } = parseArgs({
+  options: {
+    data: { type: 'string', default: path.resolve(import.meta.dirname, '../../shared/data/isic2017-train') },
+    images: { type: 'string', default: '120' },
+  },
+});
+const W = 320;
+const H = 240;
+
+interface Source {
+  id: string;
+  image: Buffer;
+  mask: Buffer;
+  width: number;
+  height: number;
+  box: [number, number, number, number];
+}
+
+async function load(dataDir: string, count: number): Promise<Source[]> {
+  const rows = readFileSync(path.join(dataDir, 'labels.csv'), 'utf8').trim().split('\n').slice(1).map((r) => r.split(','));
+  const out: Source[] = [];
+  for (const r of rows) {
+    if (out.length >= count) break;
+    if (r[8] !== 'full') continue;
+    const id = r[0]!;
+    const image = readFileSync(path.join(dataDir, 'images', `${id}.jpg`));
+    const mask = readFileSync(path.join(dataDir, 'masks', `${id}_segmentation.png`));
+    const m = await sharp(mask).greyscale().raw().toBuffer({ resolveWithObject: true });
+    let x1 = Infinity, y1 = Infinity, x2 = -1, y2 = -1;
+    for (let y = 0; y < m.info.height; y++) for (let x = 0; x < m.info.width; x++) if (m.data[y * m.info.width + x]! > 127) {
+      x1 = Math.min(x1, x); x2 = Math.max(x2, x); y1 = Math.min(y1, y); y2 = Math.max(y2, y);
+    }
+    if (x2 < 0) continue;
+    out.push({ id, image, mask, width: m.info.width, height: m.info.height, box: [x1, y1, x2 + 1, y2 + 1] });
+  }
+  return out;
+}
+
+/** A view: zoom 0 (wide) … 1 (close), pan as a fraction of the crop, exposure gain; JPEG q70 like the clip. */
+async function view(s: Source, zoom: number, panX: number, panY: number, gain: number): Promise<Appearance | null> {
+  const [bx1, by1, bx2, by2] = s.box;
+  const lw = bx2 - bx1;
+  const lh = by2 - by1;
+  const minH = Math.min(s.height * 0.95, Math.max(lh * 1.35, (lw * 1.35 * 3) / 4, s.height * 0.42));
+  const maxH = s.height * 0.95;
+  let ch = maxH - (maxH - minH) * zoom;
+  let cw = (ch * 4) / 3;
+  if (cw > s.width) { cw = s.width; ch = (cw * 3) / 4; }
+  const cx = (bx1 + bx2) / 2 + panX * cw;
+  const cy = (by1 + by2) / 2 + panY * ch;
+  const left = Math.round(Math.min(Math.max(cx - cw / 2, 0), s.width - cw));
+  const top = Math.round(Math.min(Math.max(cy - ch / 2, 0), s.height - ch));
+  const region = { left, top, width: Math.round(cw), height: Math.round(ch) };
+  const jpeg = await sharp(s.image).extract(region).resize(W, H, { fit: 'fill' }).linear(gain, 0).jpeg({ quality: 70 }).toBuffer();
+  const rgb = await sharp(jpeg).removeAlpha().raw().toBuffer();
+  const mask = await sharp(s.mask).greyscale().extract(region).resize(W, H, { fit: 'fill', kernel: 'nearest' }).raw().toBuffer();
+  let x1 = W, y1 = H, x2 = -1, y2 = -1;
+  const bits = new Uint8Array(W * H);
+  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) if (mask[y * W + x]! > 127) {
+    bits[y * W + x] = 1; x1 = Math.min(x1, x); x2 = Math.max(x2, x); y1 = Math.min(y1, y); y2 = Math.max(y2, y);
+  }
+  if (x2 < 0) return null;
+  return appearanceOf({ width: W, height: H, data: rgb }, { box: [x1, y1, x2 + 1, y2 + 1], mask: { x: 0, y: 0, width: W, height: H, data: bits } });
+}
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(p * (s.length - 1)))]!;
+};
+
+async function main(): Promise<void> {
+  const sources = await load(args.data!, Number(args.images));
+  const rnd = rng(8);
+  const same: AppearanceDistance[] = [];
+  const diff: AppearanceDistance[] = [];
+  const sameFlag: boolean[] = [];
+  const diffFlag: boolean[] = [];
+  const base: (Appearance | null)[] = [];
+  for (const s of sources) base.push(await view(s, 0.5, 0, 0, 1));
+  for (let i = 0; i < sources.length; i++) {
+    const a = base[i];
+    if (!a) continue;
+    // Same lesion: 4 views across the drift a hand gives (zoom 0..1, pan ±12 %, gain ±8 %).
+    for (let k = 0; k < 4; k++) {
+      const b = await view(sources[i]!, rnd(), (rnd() - 0.5) * 0.24, (rnd() - 0.5) * 0.2, 1 + (rnd() - 0.5) * 0.16);
+      if (!b) continue;
+      const d = appearanceDistance(a, b);
+      same.push(d);
+      sameFlag.push(isDifferentLesion(d, DEFAULT_EPISODE_PARAMS));
+    }
+    // Different lesions: the next 4 images.
+    for (let k = 1; k <= 4; k++) {
+      const b = base[(i + k) % sources.length];
+      if (!b) continue;
+      const d = appearanceDistance(a, b);
+      diff.push(d);
+      diffFlag.push(isDifferentLesion(d, DEFAULT_EPISODE_PARAMS));
+    }
+  }
+  const rows: string[] = [];
+  const line = (name: string, get: (d: AppearanceDistance) => number | null) => {
+    const s = same.map(get).filter((v): v is number => v !== null);
+    const d = diff.map(get).filter((v): v is number => v !== null);
+    rows.push(`| ${name} | ${pct(s, 0.5).toFixed(2)} | ${pct(s, 0.95).toFixed(2)} | ${pct(s, 0.99).toFixed(2)} | ${pct(d, 0.05).toFixed(2)} | ${pct(d, 0.25).toFixed(2)} | ${pct(d, 0.5).toFixed(2)} |`);
+  };
+  line('lesion ΔE (mean Lab)', (d) => d.lesionDeltaE);
+  line('skin ΔE', (d) => d.skinDeltaE);
+  line('texture Δ (std Lab)', (d) => d.textureDelta);
+  line('area ratio', (d) => d.areaRatio);
+  line('fill Δ', (d) => d.fillDelta);
+  // Sweep of the two colour thresholds (area stays at its default): the operating points to choose from.
+  rows.push('', '| lesion ΔE > | texture Δ > | same flagged | different flagged |', '|---|---|---|---|');
+  for (const de of [6, 8, 10, 12]) {
+    for (const tx of [2, 3, 4]) {
+      const p = { appearance: { ...DEFAULT_EPISODE_PARAMS.appearance, lesionDeltaE: de, textureDelta: tx } };
+      const f = same.filter((d) => isDifferentLesion(d, p)).length / same.length;
+      const t = diff.filter((d) => isDifferentLesion(d, p)).length / diff.length;
+      rows.push(`| ${de} | ${tx} | ${(100 * f).toFixed(1)} % | ${(100 * t).toFixed(1)} % |`);
+    }
+  }
+  const fp = sameFlag.filter(Boolean).length / sameFlag.length;
+  const tp = diffFlag.filter(Boolean).length / diffFlag.length;
+  const text = [
+    `Episode appearance check on ${sources.length} ISIC 2017 training images (expert masks), ${W}×${H} views, ${cpus().length}× ${cpus()[0]?.model ?? 'cpu'}`,
+    '',
+    `${same.length} same-lesion pairs (zoom 0–1, pan ±12 %, gain ±8 %, JPEG q70), ${diff.length} different-lesion pairs`,
+    '',
+    '| distance | same p50 | same p95 | same p99 | different p5 | different p25 | different p50 |',
+    '|---|---|---|---|---|---|---|',
+    ...rows,
+    '',
+    `Rule with the defaults (${JSON.stringify(DEFAULT_EPISODE_PARAMS.appearance)}): flags ${(100 * fp).toFixed(1)} % of same-lesion pairs, ${(100 * tp).toFixed(1)} % of different-lesion pairs (one frame; the episode needs ${DEFAULT_EPISODE_PARAMS.appearance.confirm} in a row).`,
+  ].join('\n');
+  console.log(text);
+  const dir = path.resolve(import.meta.dirname, 'results');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, 'episode_appearance.md'), `${text}\n`);
+}
+
+await main();
