@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { Subject, takeUntil, tap, timer, type Subscription } from 'rxjs';
 import { openSource, type CaptureEvent, type CaptureSource, type OpenSourceOptions } from '../capture/index.js';
 import type { BackendPreference } from '../model/backend.js';
@@ -86,10 +87,11 @@ export async function startRun(opts: RunOptions, log: Logger, hooks: RunHooks = 
   let brokerUrl = opts.brokerUrl;
   let brokerWsUrl: string | undefined;
   if (!brokerUrl) {
-    broker = await startEmbeddedBroker({ host: opts.embedded.host, tcpPort: opts.embedded.tcpPort, wsPort: opts.embedded.wsPort, logger: log });
+    // Mosquitto where installed (MQTT 5: an EHR bridge can run several workers), persistence beside the outbox.
+    broker = await startEmbeddedBroker({ host: opts.embedded.host, tcpPort: opts.embedded.tcpPort, wsPort: opts.embedded.wsPort, dataDir: join(opts.stateDir, 'broker'), logger: log });
     brokerUrl = broker.url;
     brokerWsUrl = broker.wsUrl ?? undefined;
-    log.info({ url: broker.url, wsUrl: broker.wsUrl }, 'no broker configured: embedded MQTT broker started');
+    log.info({ url: broker.url, wsUrl: broker.wsUrl, engine: broker.engine, protocols: broker.protocols }, 'no broker configured: embedded MQTT broker started');
   }
   const publisher = await createPublisher({ ...opts.publisher, brokerUrl, deviceId: opts.deviceId, stateDir: opts.stateDir, model: inference.identity, logger: log });
   const brokerSub = publisher.connection$.subscribe((c) => {
