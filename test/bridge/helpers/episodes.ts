@@ -65,7 +65,7 @@ export function endedMessage(e: EpisodeSpec, seq: number): EpisodeView {
     spread: { benign: 0.05, malignant: 0.05 },
     agreement: { agreeing: 100, frames: 112 },
     framesSeen: 112,
-    bestFrameSeq: base.frame.seq - 30,
+    bestFrameSeq: Math.max(0, base.frame.seq - 2),
   };
   const ended = withContract(base, id, e.session) as EpisodeView & { state: string };
   ended.state = 'ended';
