@@ -13,7 +13,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chown, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { createConnection, createServer } from 'node:net';
 import { join } from 'node:path';
 
@@ -112,20 +112,14 @@ async function choosePort(port: number, host: string, fallback: boolean, what: s
   return got;
 }
 
-/** Started as root, Mosquitto drops to the `mosquitto` user: give it the data dir (or stay root where there is none). */
-async function userFor(dataDir: string): Promise<string | undefined> {
-  if (process.getuid?.() !== 0) return undefined;
-  try {
-    const line = (await readFile('/etc/passwd', 'utf8')).split('\n').find((l) => l.startsWith('mosquitto:'));
-    if (line) {
-      const [, , uid, gid] = line.split(':');
-      await chown(dataDir, Number(uid), Number(gid));
-      return undefined;
-    }
-  } catch {
-    /* fall through */
-  }
-  return 'root';
+/**
+ * Started as root, Mosquitto would drop to the `mosquitto` user — and a credential change clears the parent-death
+ * signal, so a killed service would leave it running (measured: it survived its parent's SIGKILL). As root it
+ * therefore stays root (`user root`): the same privileges as the service that started it, listening on loopback.
+ * Not root (the systemd unit's user): no change of user, nothing to say.
+ */
+function userFor(): string | undefined {
+  return process.getuid?.() === 0 ? 'root' : undefined;
 }
 
 export async function startChildMosquitto(opts: ChildMosquittoOptions): Promise<ChildMosquitto> {
@@ -134,7 +128,7 @@ export async function startChildMosquitto(opts: ChildMosquittoOptions): Promise<
   const tcpPort = await choosePort(opts.tcpPort, opts.host, opts.fallbackToFreePort, 'TCP', opts.logger);
   const wsPort = opts.wsPort === false ? null : await choosePort(opts.wsPort, opts.host, opts.fallbackToFreePort, 'WebSocket', opts.logger);
   const confPath = join(opts.dataDir, 'mosquitto.conf');
-  await writeFile(confPath, mosquittoConfig({ host: opts.host, tcpPort, wsPort, dataDir: opts.dataDir, user: await userFor(opts.dataDir) }));
+  await writeFile(confPath, mosquittoConfig({ host: opts.host, tcpPort, wsPort, dataDir: opts.dataDir, user: userFor() }));
 
   const [cmd, args] = existsSync(SETPRIV) ? [SETPRIV, ['--pdeathsig', 'SIGTERM', bin, '-c', confPath]] : [bin, ['-c', confPath]];
   const child: ChildProcess = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
