@@ -107,7 +107,7 @@ export interface BridgeStats {
   written: number;
   writtenBy: { final: number; preliminary: number; finalAfterPreliminary: number };
   duplicates: { local: number; group: number };
-  skipped: { notLesion: number; noEpisode: number; afterFinal: number; neverStable: number };
+  skipped: { notLesion: number; noEpisode: number; afterFinal: number };
   invalid: { json: number; schema: number; topic: number };
   /** Episode messages that could not become a valid Observation (dead-lettered). */
   mappingErrors: number;
@@ -164,7 +164,7 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
     written: 0,
     writtenBy: { final: 0, preliminary: 0, finalAfterPreliminary: 0 },
     duplicates: { local: 0, group: 0 },
-    skipped: { notLesion: 0, noEpisode: 0, afterFinal: 0, neverStable: 0 },
+    skipped: { notLesion: 0, noEpisode: 0, afterFinal: 0 },
     mappingErrors: 0,
     writeErrors: 0,
     deadLettered: 0,
