@@ -44,8 +44,9 @@ import { subscribeLesions, type InvalidLesion, type LesionMeta, type LesionSubsc
 import type { LesionMessage } from '../publish/wire_message.js';
 import { BoundedSet } from './bounded_set.js';
 import { watchDeviceStatus, type DeviceStatusWatch } from './device_status.js';
+import { SnapshotCache } from './snapshot_cache.js';
 import { EpisodeLedger, newRecord, WRITTEN_RANK, type EpisodeRecord } from './episode_ledger.js';
-import { episodeIdOf, isEnded } from './episode_message.js';
+import { episodeIdOf, isEnded, summaryOf } from './episode_message.js';
 import { FhirSender, silentLogger, type BridgeLogger, type FhirSenderStats } from './fhir_sender.js';
 import { planSubscription } from './mqtt5_fallback.js';
 import { NdjsonSink } from './ndjson_sink.js';
@@ -91,7 +92,7 @@ export interface BridgeOptions {
   offlineGraceMs?: number;
   /** How often the ledger is scanned for episodes that are due (default 1000 ms, at most provisionalAfterMs / 4). */
   scanIntervalMs?: number;
-  /** Watch `<prefix>/+/status` for devices going offline (default true). */
+  /** Watch `<prefix>/+/status` for devices going offline and `<prefix>/+/snapshot` for best frames (default true). */
   watchStatus?: boolean;
   observation?: ObservationOptions;
   logger?: BridgeLogger;
@@ -252,10 +253,21 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
     await toDeadLetter({ reason: bad.reason, topic: bad.topic, errors: bad.errors.slice(0, 20), payload: bad.payload });
   }
 
+  const snapshots = new SnapshotCache();
+  /** The snapshot nearest to the episode's best frame (final) or to the verdict frame (preliminary), within the episode. */
+  function snapshotFor(msg: LesionMessage) {
+    const ep = summaryOf(msg);
+    if (ep) {
+      if (ep.bestFrameSeq === null) return null;
+      return snapshots.nearest(msg.deviceId, msg.sessionId, ep.bestFrameSeq, Date.parse(ep.startedAt), Date.parse(ep.endedAt));
+    }
+    return snapshots.nearest(msg.deviceId, msg.sessionId, msg.frame.seq, msg.frame.capturedAtMs - 10_000, msg.frame.capturedAtMs);
+  }
+
   /** The Observation line for `msg`, or null (dead-lettered) when it cannot be a valid one. */
   async function observationLine(msg: LesionMessage, topic: string): Promise<string | null> {
     try {
-      const obs = toObservation(msg, opts.observation);
+      const obs = toObservation(msg, opts.observation, { snapshot: snapshotFor(msg) });
       const check = validateObservation(obs);
       if (!check.ok) throw new Error(`Observation fails the HL7 FHIR R4 schema: ${check.errors.slice(0, 5).join('; ')}`);
       return JSON.stringify(obs);
@@ -353,7 +365,7 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
       onInvalid,
       onError: (err) => log.warn({ err: err.message }, 'bridge: mqtt'),
     });
-    if (opts.watchStatus !== false) status = watchDeviceStatus({ brokerUrl: opts.brokerUrl, prefix, protocolVersion: plan.protocolVersion, mqtt: opts.mqtt, now });
+    if (opts.watchStatus !== false) status = watchDeviceStatus({ brokerUrl: opts.brokerUrl, prefix, protocolVersion: plan.protocolVersion, mqtt: opts.mqtt, now, snapshots });
   } catch (err) {
     await sink.close();
     await deadLetter?.close();

@@ -9,6 +9,7 @@ export {
   subjectOf,
   EPISODE_ID_SYSTEM,
   DEVICE_ID_SYSTEM,
+  FRAME_ID_SYSTEM,
   PATIENT_REF_SYSTEM,
   COMPONENT_SYSTEM,
   MODEL_EXTENSION_URL,
@@ -18,6 +19,7 @@ export {
   type ObservationOptions,
 } from './observation.js';
 export { episodeIdOf, isEnded, type EpisodeView, type EpisodeSummary, type SessionContext, type OperatingPoint } from './episode_message.js';
+export { SnapshotCache } from './snapshot_cache.js';
 export { validateObservation, warmObservationValidator, type ObservationCheck } from './validate_observation.js';
 export { FhirSender, backoffDelay, parseRetryAfter, identifierQueryOf, type FhirSenderOptions, type FhirSenderStats, type FhirOutcome, type FhirWrite, type BridgeLogger } from './fhir_sender.js';
 export { NdjsonSink, type NdjsonSinkInfo, type NdjsonSinkOptions } from './ndjson_sink.js';

@@ -2,6 +2,9 @@
  * One lesion examination (episode) → one FHIR R4 `Observation`. Pure: no clock, no I/O. Types from `@types/fhir`
  * (R4). Why each code: `observation.md` beside this file.
  *
+ * The best frame: the snapshot nearest to it (when the bridge has one) as a contained `Media` in `derivedFrom`; the
+ * frame seq always as the `best-frame-seq` component.
+ *
  * Two sources, one resource (same `id`, same `identifier`):
  * - the episode's `ended` message → `status: final`, from the episode summary (mean probabilities and spread over
  *   the frames that saw the lesion, agreement, frames seen, duration, end reason, best frame);
@@ -10,13 +13,15 @@
  *   replaces it (conditional update on the identifier; in the NDJSON file a later line with the same `id`).
  */
 import { createHash } from 'node:crypto';
-import type { CodeableConcept, Coding, Device, Extension, Observation, ObservationComponent, Quantity, Reference } from 'fhir/r4.js';
+import type { CodeableConcept, Coding, Device, Extension, Media, Observation, ObservationComponent, Quantity, Reference } from 'fhir/r4.js';
 import type { LesionLabel } from '../types/index.js';
-import type { LesionMessage } from '../publish/wire_message.js';
+import type { LesionMessage, SnapshotMessage } from '../publish/wire_message.js';
 import { episodeIdOf, isEnded, operatingPointOf, sessionOf, summaryOf } from './episode_message.js';
 
 export const EPISODE_ID_SYSTEM = 'urn:dermstream:episode';
 export const DEVICE_ID_SYSTEM = 'urn:dermstream:device';
+/** `<deviceId>:<sessionId>:frame:<frame seq>`: the frame a snapshot was made from. */
+export const FRAME_ID_SYSTEM = 'urn:dermstream:frame';
 /** For a `session.patientRef` that is not a FHIR reference (`Patient/<id>`): an identifier in this system unless configured. */
 export const PATIENT_REF_SYSTEM = 'urn:dermstream:patient-ref';
 export const COMPONENT_SYSTEM = 'https://dermstream.dev/fhir/CodeSystem/lesion-assessment';
@@ -56,6 +61,38 @@ export type ObservationSource = 'ended' | 'last-stable';
 export interface ObservationOptions {
   /** Identifier system for a `patientRef` that is not a FHIR reference (a site's MRN system); default `PATIENT_REF_SYSTEM`. */
   patientIdentifierSystem?: string;
+}
+
+/** The snapshot nearest to the episode's best frame (or to the verdict frame, for a preliminary), if the bridge has one. */
+export interface ObservationExtras {
+  snapshot?: SnapshotMessage | null;
+}
+
+/** The snapshot as a contained Media (`#best-frame`), for `derivedFrom`. */
+function mediaOf(msg: LesionMessage, snap: SnapshotMessage, targetSeq: number | null, bodySite: CodeableConcept | undefined, subject: Reference | undefined): Media {
+  const exact = targetSeq === null || snap.frame.seq === targetSeq;
+  return {
+    resourceType: 'Media',
+    id: 'best-frame',
+    identifier: [{ system: FRAME_ID_SYSTEM, value: `${snap.deviceId}:${snap.sessionId}:frame:${snap.frame.seq}` }],
+    status: 'completed',
+    type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/media-type', code: 'image', display: 'Image' }] },
+    ...(subject ? { subject } : {}),
+    createdDateTime: snap.frame.capturedAt,
+    device: { reference: '#device' },
+    ...(bodySite ? { bodySite } : {}),
+    height: snap.image.height,
+    width: snap.image.width,
+    frames: 1,
+    content: {
+      contentType: 'image/jpeg',
+      data: snap.image.data,
+      title: exact
+        ? `Dermoscopic frame ${snap.frame.seq} (thumbnail ${snap.image.width}x${snap.image.height} of ${snap.frame.width}x${snap.frame.height})`
+        : `Dermoscopic frame ${snap.frame.seq}, the snapshot nearest to the best frame ${targetSeq} (thumbnail ${snap.image.width}x${snap.image.height} of ${snap.frame.width}x${snap.frame.height})`,
+    },
+    note: [{ text: `Snapshot of device ${msg.deviceId}, session ${snap.sessionId}, frame seq ${snap.frame.seq}.` }],
+  };
 }
 
 /** The resource id of an episode's Observation: the same for every version, so an NDJSON reader keeps the last. */
@@ -136,7 +173,7 @@ function bodySiteOf(msg: LesionMessage): CodeableConcept | undefined {
  * The Observation for one episode, from its `ended` message (final) or from its last stable verdict (preliminary).
  * Throws with the reason when the message cannot be one (`observationRejection`).
  */
-export function toObservation(msg: LesionMessage, opts: ObservationOptions = {}): Observation {
+export function toObservation(msg: LesionMessage, opts: ObservationOptions = {}, extras: ObservationExtras = {}): Observation {
   const why = observationRejection(msg);
   if (why) throw new Error(`cannot map ${msg.messageId} to an Observation: ${why}`);
   const episodeId = episodeIdOf(msg)!;
@@ -216,24 +253,28 @@ export function toObservation(msg: LesionMessage, opts: ObservationOptions = {})
   if (!session.patientRef) notes.push(SUBJECT_NOTE);
   notes.push(`${source.join(' ')} Model: ${modelText}. Device ${msg.deviceId}, session ${msg.sessionId}.`);
 
+  const subject = session.patientRef ? subjectOf(session.patientRef, opts) : undefined;
+  const site = bodySiteOf(msg);
+  const media = extras.snapshot ? mediaOf(msg, extras.snapshot, ended ? bestFrameSeq : msg.frame.seq, site, subject) : null;
   const obs: Observation = {
     resourceType: 'Observation',
     id: observationIdOf(episodeId),
     meta: { security: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue', code: 'AIAST', display: 'Artificial Intelligence asserted' }] },
-    contained: [deviceOf(msg)],
+    contained: media ? [deviceOf(msg), media] : [deviceOf(msg)],
     extension: [modelExtension(msg)],
     identifier: [{ system: EPISODE_ID_SYSTEM, value: episodeId }],
     status: ended ? 'final' : 'preliminary',
     category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'exam', display: 'Exam' }] }],
     code: FINDING_CODE,
-    ...(session.patientRef ? { subject: subjectOf(session.patientRef, opts) } : {}),
+    ...(subject ? { subject } : {}),
     ...effective,
     issued: msg.publishedAt,
     ...(verdict ? { valueCodeableConcept: LABEL_CONCEPTS[verdict] } : { dataAbsentReason: NO_VERDICT }),
     note: notes.map((text) => ({ text })),
-    ...(bodySiteOf(msg) ? { bodySite: bodySiteOf(msg) } : {}),
+    ...(site ? { bodySite: site } : {}),
     method: { coding: [{ system: MODEL_SYSTEM, code: `${m.name}@${m.version}`, display: `${m.name} ${m.version}` }], text: modelText },
     device: { reference: '#device', display: `dermstream ${msg.deviceId}` },
+    ...(media ? { derivedFrom: [{ reference: '#best-frame', display: media.content.title }] } : {}),
     component: components,
   };
   return obs;

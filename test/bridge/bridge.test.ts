@@ -15,7 +15,7 @@ import { startEmbeddedBroker } from '../../src/publish/embedded_broker.js';
 import type { LesionMessage } from '../../src/publish/wire_message.js';
 import { mosquittoAvailable, mosquittoSkipReason, startMosquitto, type Mosquitto } from '../publish/helpers/mosquitto.js';
 import { statusMessage } from '../client/helpers/messages.js';
-import { endedMessage, episodeIdOfSpec, episodeMessages, legacyStable, type EpisodeSpec } from './helpers/episodes.js';
+import { endedMessage, episodeIdOfSpec, episodeMessages, legacyStable, snapshotOf, type EpisodeSpec } from './helpers/episodes.js';
 import { publisher, waitUntil } from './helpers/publish.js';
 
 if (!mosquittoAvailable) console.warn(mosquittoSkipReason);
@@ -125,9 +125,14 @@ describe.skipIf(!mosquittoAvailable)('EHR bridge on Mosquitto', () => {
     await sendEpisodes(second);
     await waitUntil(() => aBefore + a.stats().received + b.stats().received === published, 30_000, `all ${published} messages handled`);
 
+    const all = [...first, ...second];
+    // `received` moves when a message is taken, the line a moment later (lock, append, fdatasync): wait for the lines.
+    await waitUntil(async () => (await linesOf(outA, outB)).length >= all.length, 10_000, 'a line per episode');
+    await new Promise((r) => setTimeout(r, 300)); // anything extra would show up now
     const lines = await linesOf(outA, outB);
     const obs = observations(lines);
-    const all = [...first, ...second];
+    const missing = all.map(episodeIdOfSpec).filter((id) => !lines.some((l) => l.episodeId === id));
+    if (missing.length) console.log('[bridge] missing', missing, JSON.stringify({ a: a.stats(), b: b.stats(), aBefore }));
     expect(lines.length).toBe(all.length); // not one line more: no duplicate version of any episode
     expect(new Set(lines.map((l) => l.episodeId))).toEqual(new Set(all.map(episodeIdOfSpec)));
     expect([...obs.values()].every((l) => l.status === 'final')).toBe(true);
@@ -179,6 +184,25 @@ describe.skipIf(!mosquittoAvailable)('EHR bridge on Mosquitto', () => {
     await pub.close();
   });
 
+  it('the best frame: a snapshot published during the episode ends up in the final Observation as a contained Media', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'bridge-'));
+    const out = join(dir, 's.ndjson');
+    const bridge = await start({ brokerUrl: broker.url, out, group: `s${Date.now()}` });
+    const pub = await publisher(broker.url);
+    const msgs = episodeMessages({ deviceId: 'derm-12', sessionId: 'snap', n: 0, seq: 0 });
+    const ended = msgs.at(-1)!;
+    const snap = await snapshotOf(ended, ended.episode!.bestFrameSeq!, Date.parse(ended.episode!.startedAt) + 500);
+    await new Promise((r) => setTimeout(r, 200)); // the watcher's subscription is in place a moment after start
+    await pub.send('dermstream/derm-12/snapshot', snap);
+    for (const m of msgs) await pub.send(topicOf(m), m);
+    await waitUntil(async () => (await linesOf(out)).length === 1, 10_000, 'the observation');
+    const [line] = await linesOf(out);
+    expect(line!.obs.derivedFrom).toEqual([expect.objectContaining({ reference: '#best-frame' })]);
+    expect(line!.obs.contained[1]).toMatchObject({ resourceType: 'Media', content: { contentType: 'image/jpeg', data: snap.image.data } });
+    expect(bridge.stats().writtenBy.final).toBe(1);
+    await pub.close();
+  });
+
   it('device status goes offline (its last will): the preliminary comes after the grace, without waiting for the silence timeout', async () => {
     dir = await mkdtemp(join(tmpdir(), 'bridge-'));
     const out = join(dir, 'o.ndjson');
@@ -213,6 +237,8 @@ describe.skipIf(!mosquittoAvailable)('EHR bridge on Mosquitto', () => {
     await pub.send(topicOf(msgs.at(-1)!), msgs.at(-1)!);
     await pub.send(topicOf(msgs.at(-1)!), msgs.at(-1)!); // and again: a duplicate
     await waitUntil(() => second.stats().received === 2, 10_000, 'both ended copies');
+    await waitUntil(async () => (await linesOf(out)).length >= 2, 10_000, 'the final line');
+    await waitUntil(() => second.stats().duplicates.local === 1, 5000, 'the duplicate handled');
     const lines = await linesOf(out);
     expect(lines.map((l) => l.status)).toEqual(['preliminary', 'final']);
     expect(observations(lines).size).toBe(1);

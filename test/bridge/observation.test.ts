@@ -16,7 +16,9 @@ import {
   validateObservation,
 } from '../../src/bridge/index.js';
 import { lesionMessage, MODEL } from '../client/helpers/messages.js';
-import { OPERATING_POINT, SESSION, endedMessage, episodeMessages, legacyStable } from './helpers/episodes.js';
+import { SnapshotCache } from '../../src/bridge/index.js';
+import { validateSnapshotMessage } from '../../src/publish/validate.js';
+import { OPERATING_POINT, SESSION, endedMessage, episodeMessages, legacyStable, snapshotOf } from './helpers/episodes.js';
 
 const compOf = (obs: { component?: { code: { coding?: { code?: string }[] } }[] }) => Object.fromEntries((obs.component ?? []).map((c) => [c.code.coding![0]!.code, c])) as Record<string, any>;
 
@@ -100,6 +102,32 @@ describe('episode → FHIR R4 Observation', () => {
     expect(observationRejection(legacyStable(1))).toMatch(/no episodeId/);
     expect(() => toObservation(legacyStable(1))).toThrow(/no episodeId/);
     expect(observationRejection(lesionMessage({ kind: 'live' }))).toMatch(/kind is live/);
+  });
+
+  it('with a snapshot of the best frame: a contained Media (JPEG) in derivedFrom, valid against the HL7 schema', async () => {
+    const best = ended.episode!.bestFrameSeq!;
+    const snap = await snapshotOf(ended, best, Date.parse(ended.episode!.startedAt) + 1000);
+    expect(validateSnapshotMessage(snap).errors).toEqual([]);
+    const obs = toObservation(ended, {}, { snapshot: snap });
+    const media = obs.contained!.find((r) => r.resourceType === 'Media') as any;
+    expect(obs.derivedFrom).toEqual([{ reference: '#best-frame', display: media.content.title }]);
+    expect(media).toMatchObject({ id: 'best-frame', status: 'completed', width: 64, height: 48, content: { contentType: 'image/jpeg', data: snap.image.data } });
+    expect(media.identifier[0].value).toBe(`derm-01:s1:frame:${best}`);
+    expect(Buffer.from(media.content.data, 'base64').subarray(0, 2)).toEqual(Buffer.from([0xff, 0xd8])); // a JPEG
+    expect(media.subject).toEqual(obs.subject);
+    expect(validateObservation(obs).errors).toEqual([]);
+    // Another frame than the best: the title says which.
+    expect((toObservation(ended, {}, { snapshot: await snapshotOf(ended, best + 1, Date.parse(ended.episode!.startedAt)) }).contained![1] as any).content.title).toMatch(/nearest to the best frame/);
+  });
+
+  it('SnapshotCache: the nearest snapshot by frame seq inside the time window, per device session', async () => {
+    const c = new SnapshotCache(3);
+    const t0 = Date.parse(ended.episode!.startedAt);
+    for (const [seq, dt] of [[10, 0], [20, 100], [30, 200], [40, 300]] as const) c.add(await snapshotOf(ended, seq, t0 + dt));
+    expect(c.nearest('derm-01', 's1', 26, t0, t0 + 1000)!.frame.seq).toBe(30);
+    expect(c.nearest('derm-01', 's1', 10, t0, t0 + 1000)!.frame.seq).toBe(20); // 10 was pushed out (3 per session)
+    expect(c.nearest('derm-01', 's1', 26, t0 + 250, t0 + 1000)!.frame.seq).toBe(40); // outside the episode: not used
+    expect(c.nearest('derm-01', 'other', 26, t0, t0 + 1000)).toBeNull();
   });
 
   it('the conditional-update search names the identifier system and value', () => {

@@ -3,7 +3,8 @@
  * contract's fields: what a device sends for one examination — tracking, stable verdicts (with heartbeats), `ended`.
  */
 import './contract_schema.js';
-import type { LesionMessage } from '../../../src/publish/wire_message.js';
+import { makeThumbnail, toSnapshotMessage } from '../../../src/publish/snapshot.js';
+import type { LesionMessage, SnapshotMessage } from '../../../src/publish/wire_message.js';
 import type { EpisodeSummary, EpisodeView, SessionContext } from '../../../src/bridge/index.js';
 import { lesionMessage } from '../../client/helpers/messages.js';
 
@@ -76,4 +77,16 @@ export function endedMessage(e: EpisodeSpec, seq: number): EpisodeView {
 /** A 1.0.0 stable message (no episode): the bridge must not write anything for it. */
 export function legacyStable(seq: number): LesionMessage {
   return lesionMessage({ seq, state: 'stable' });
+}
+
+/** A valid snapshot message of a frame of that episode (a real 64×48 JPEG), as the publisher builds it. */
+export async function snapshotOf(m: LesionMessage, frameSeq: number, capturedAtMs: number): Promise<SnapshotMessage> {
+  const data = new Uint8Array(64 * 48 * 3).map((_, i) => (i * 7) % 256);
+  const thumb = await makeThumbnail({ width: 64, height: 48, data });
+  return toSnapshotMessage({ seq: frameSeq, width: m.frame.width, height: m.frame.height, capturedAt: { monoMs: 0, wallMs: capturedAtMs } }, thumb, {
+    deviceId: m.deviceId,
+    sessionId: m.sessionId,
+    seq: frameSeq,
+    publishedAtMs: capturedAtMs + 50,
+  });
 }
