@@ -18,7 +18,8 @@
  *     conditional create, off the acknowledgement path, with its own journal).
  *
  * Never two Observations for one episode: every version carries the same resource `id` and identifier (an NDJSON
- * reader keeps the last line per `id`; the FHIR server matches on the identifier), the ledger's written state only
+ * reader keeps one resource per `id`, the `final` version over a `preliminary` one — with several workers the two
+ * versions may be in different workers' files; the FHIR server matches on the identifier), the ledger's written state only
  * moves forward (none → preliminary → final) under the lock, and a worker re-reads its own NDJSON at start (local
  * de-duplication, and repair of a ledger write a crash cut off).
  *
@@ -227,7 +228,9 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
   let fhirRequeued = 0;
   if (opts.fhirUrl) {
     fhir = await FhirSender.open({ baseUrl: opts.fhirUrl, tokenFile: opts.fhirTokenFile, journalPath: `${out}.fhir-journal.ndjson`, logger: log, ...opts.fhir });
+    const finals = new Set(existing.filter((e) => e.status === 'final').map((e) => e.episodeId));
     for (const e of existing) {
+      if (e.status === 'preliminary' && finals.has(e.episodeId)) continue; // superseded: the final replaces it
       if (!fhir.isDone(e.key)) {
         fhir.enqueue(e.key, e.episodeId, e.status === 'final' ? 'update' : 'create', e.line);
         fhirRequeued++;

@@ -4,8 +4,8 @@
  * CONNACK return code 1 "unacceptable protocol version" (measured with aedes 1.2.0). Asking with one short-lived clean
  * connection before subscribing keeps that decision in one place and out of the subscription's reconnect loop.
  *
- * Anything else (broker not up yet, refused credentials) is not a protocol answer: it reports MQTT 5 and lets the
- * subscription's own connect (with its retries and timeout) say what is wrong.
+ * Anything else is not a protocol answer: refused credentials report MQTT 5 at once, a broker that is not up yet
+ * after `timeoutMs` (10 s); the subscription's own connect (with its retries and timeout) then says what is wrong.
  */
 import { connect, type IClientOptions } from 'mqtt';
 
@@ -29,9 +29,11 @@ export async function brokerSpeaksMqtt5(brokerUrl: string, mqtt: Partial<IClient
         resolve(true);
       });
       client.on('error', (err: Error & { code?: number | string }) => {
-        if (typeof err.code === 'number' && UNSUPPORTED_VERSION.has(err.code)) {
+        // A numeric code is the broker's CONNACK: it answered, so it speaks the protocol unless it says otherwise
+        // (refused credentials are then reported by the subscription's own connect). Socket errors: keep trying.
+        if (typeof err.code === 'number') {
           clearTimeout(timer);
-          resolve(false);
+          resolve(!UNSUPPORTED_VERSION.has(err.code));
         }
       });
     });
