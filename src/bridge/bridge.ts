@@ -227,7 +227,14 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
   let fhir: FhirSender | null = null;
   let fhirRequeued = 0;
   if (opts.fhirUrl) {
-    fhir = await FhirSender.open({ baseUrl: opts.fhirUrl, tokenFile: opts.fhirTokenFile, journalPath: `${out}.fhir-journal.ndjson`, logger: log, ...opts.fhir });
+    fhir = await FhirSender.open({
+      baseUrl: opts.fhirUrl,
+      tokenFile: opts.fhirTokenFile,
+      journalPath: `${out}.fhir-journal.ndjson`,
+      logger: log,
+      stillWanted: async (episodeId) => (await ledger.peek(episodeId))?.written !== 'final',
+      ...opts.fhir,
+    });
     const finals = new Set(existing.filter((e) => e.status === 'final').map((e) => e.episodeId));
     for (const e of existing) {
       if (e.status === 'preliminary' && finals.has(e.episodeId)) continue; // superseded: the final replaces it

@@ -49,12 +49,18 @@ export interface FhirSenderOptions {
   /** Observations waiting in memory; beyond this they wait for the next start (counted as `deferred`). */
   maxQueue?: number;
   logger?: BridgeLogger;
+  /**
+   * Asked before each attempt of a conditional create (a preliminary version): false when the final version is
+   * written already (the bridge asks its episode ledger), so a preliminary delayed by retries is not sent at all —
+   * it would change nothing on a server that has the final, and could race the final's create on one that has not.
+   */
+  stillWanted?: (episodeId: string) => Promise<boolean>;
   /** For tests. */
   fetch?: typeof fetch;
   random?: () => number;
 }
 
-export type FhirOutcome = 'created' | 'exists' | 'updated' | 'rejected';
+export type FhirOutcome = 'created' | 'exists' | 'updated' | 'rejected' | 'superseded';
 
 /** `update`: conditional update (PUT on the identifier); `create`: conditional create (POST with If-None-Exist). */
 export type FhirWrite = 'update' | 'create';
@@ -70,6 +76,8 @@ export interface FhirSenderStats {
   updated: number;
   /** 4xx other than 408/429: not retried. */
   rejected: number;
+  /** Preliminary versions not sent because the final was written meanwhile (`stillWanted`). */
+  superseded: number;
   /** Attempts used up (re-queued at the next start). */
   failed: number;
   /** Re-sends after a retryable failure. */
@@ -124,7 +132,7 @@ export class FhirSender {
   private readonly stopping = new AbortController();
   private idleWaiters: (() => void)[] = [];
   private token: { mtimeMs: number; value: string } | null = null;
-  private readonly s: FhirSenderStats = { queued: 0, inFlight: 0, created: 0, exists: 0, updated: 0, rejected: 0, failed: 0, retries: 0, deferred: 0, lastError: null };
+  private readonly s: FhirSenderStats = { queued: 0, inFlight: 0, created: 0, exists: 0, updated: 0, rejected: 0, superseded: 0, failed: 0, retries: 0, deferred: 0, lastError: null };
   private readonly log: BridgeLogger;
   private readonly fetchFn: typeof fetch;
   private readonly random: () => number;
@@ -246,6 +254,12 @@ export class FhirSender {
     for (let attempt = 1; ; attempt++) {
       let retryAfter: number | null = null;
       let why: string;
+      if (job.write === 'create' && this.opts.stillWanted && !(await this.opts.stillWanted(job.episodeId).catch(() => true))) {
+        this.s.superseded++;
+        await this.record(job.id, 'superseded', 0, null);
+        this.log.info({ id: job.id }, 'fhir: preliminary observation not sent: its final version is written');
+        return;
+      }
       try {
         const query = identifierQueryOf(job.episodeId);
         const res = await this.fetchFn(job.write === 'update' ? `${this.endpoint}?${query}` : this.endpoint, {

@@ -175,4 +175,23 @@ describe('FHIR delivery', () => {
     expect(s.stats()).toMatchObject({ updated: 1, created: 0 });
     await s.close();
   });
+
+  it('a preliminary whose final is written meanwhile is not sent (stillWanted), journaled as superseded', async () => {
+    let finalWritten = false;
+    // The first attempt fails (503) and, while it is answered, the bridge writes the final version.
+    const f = await fakeFhir((n) => ((finalWritten = true), n === 1 ? [503] : [201]));
+    servers.push(f.server);
+    const s = await FhirSender.open({
+      baseUrl: f.url,
+      journalPath: join(dir, 'j.ndjson'),
+      baseDelayMs: 20,
+      stillWanted: async () => !finalWritten,
+    });
+    s.enqueue(id, episodeId, 'create', obs);
+    await s.idle();
+    expect(f.hits).toHaveLength(1);
+    expect(s.stats()).toMatchObject({ superseded: 1, created: 0 });
+    expect(await readFile(join(dir, 'j.ndjson'), 'utf8')).toContain('"outcome":"superseded"');
+    await s.close();
+  });
 });
