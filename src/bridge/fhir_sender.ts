@@ -1,7 +1,11 @@
 /**
- * Delivers Observations to a FHIR R4 server: `POST <base>/Observation` as a conditional create
- * (`If-None-Exist: identifier=urn:dermstream:message|<id>`), so a re-send — after a retry, a restart, or from two
- * workers — never makes a second resource (the server answers 200 instead of 201 when it already has one).
+ * Delivers episode Observations to a FHIR R4 server, keyed on the episode identifier so a re-send — after a retry,
+ * a restart, or from another worker — never makes a second resource:
+ * - final: conditional update `PUT <base>/Observation?identifier=urn:dermstream:episode|<id>` (creates it when
+ *   absent, replaces the preliminary version when present);
+ * - preliminary: conditional create `POST <base>/Observation` with `If-None-Exist: identifier=…`, so a preliminary
+ *   that reaches the server after the final (two workers, a retry) finds it there and changes nothing.
+ * The body is sent without the NDJSON record's `id`: the server owns resource ids; the identifier is the key.
  *
  * Retries: network errors, timeouts, 5xx, 408 and 429 are retried with exponential back-off and jitter (delay
  * `base·2^(n-1)`, half of it fixed and half random, capped at `maxDelayMs`; a `Retry-After` header — seconds or an
@@ -17,8 +21,8 @@
  */
 import { appendFile, readFile, stat } from 'node:fs/promises';
 import { setTimeout as delayFor } from 'node:timers/promises';
-import type { FhirObservation } from './observation.js';
-import { MESSAGE_ID_SYSTEM } from './observation.js';
+import type { Observation } from 'fhir/r4.js';
+import { EPISODE_ID_SYSTEM } from './observation.js';
 import type { Logger } from '../types/logger.js';
 
 export type BridgeLogger = Logger;
@@ -41,12 +45,21 @@ export interface FhirSenderOptions {
   /** Observations waiting in memory; beyond this they wait for the next start (counted as `deferred`). */
   maxQueue?: number;
   logger?: BridgeLogger;
+  /**
+   * Asked before each attempt of a conditional create (a preliminary version): false when the final version is
+   * written already (the bridge asks its episode ledger), so a preliminary delayed by retries is not sent at all —
+   * it would change nothing on a server that has the final, and could race the final's create on one that has not.
+   */
+  stillWanted?: (episodeId: string) => Promise<boolean>;
   /** For tests. */
   fetch?: typeof fetch;
   random?: () => number;
 }
 
-export type FhirOutcome = 'created' | 'exists' | 'rejected';
+export type FhirOutcome = 'created' | 'exists' | 'updated' | 'rejected' | 'superseded';
+
+/** `update`: conditional update (PUT on the identifier); `create`: conditional create (POST with If-None-Exist). */
+export type FhirWrite = 'update' | 'create';
 
 export interface FhirSenderStats {
   queued: number;
@@ -55,8 +68,12 @@ export interface FhirSenderStats {
   created: number;
   /** 200 OK to the conditional create: the server already had it. */
   exists: number;
+  /** 200 OK to the conditional update: an existing resource replaced. */
+  updated: number;
   /** 4xx other than 408/429: not retried. */
   rejected: number;
+  /** Preliminary versions not sent because the final was written meanwhile (`stillWanted`). */
+  superseded: number;
   /** Attempts used up (re-queued at the next start). */
   failed: number;
   /** Re-sends after a retryable failure. */
@@ -67,7 +84,10 @@ export interface FhirSenderStats {
 }
 
 interface Job {
+  /** Journal key: `<episodeId>|<status>`. */
   id: string;
+  episodeId: string;
+  write: FhirWrite;
   body: string;
 }
 
@@ -87,8 +107,16 @@ export function backoffDelay(attempt: number, baseMs: number, maxMs: number, ran
   return Math.round(d / 2 + random() * (d / 2));
 }
 
-export function ifNoneExistOf(messageId: string): string {
-  return `identifier=${encodeURIComponent(`${MESSAGE_ID_SYSTEM}|${messageId}`)}`;
+/** The search that identifies an episode's Observation (`identifier=<system>|<episodeId>`, URL-encoded). */
+export function identifierQueryOf(episodeId: string): string {
+  return `identifier=${encodeURIComponent(`${EPISODE_ID_SYSTEM}|${episodeId}`)}`;
+}
+
+/** The record without its NDJSON `id` (the server assigns resource ids). */
+function bodyFor(obs: Observation | string): string {
+  const o = (typeof obs === 'string' ? JSON.parse(obs) : { ...obs }) as Observation;
+  delete o.id;
+  return JSON.stringify(o);
 }
 
 export class FhirSender {
@@ -100,7 +128,7 @@ export class FhirSender {
   private readonly stopping = new AbortController();
   private idleWaiters: (() => void)[] = [];
   private token: { mtimeMs: number; value: string } | null = null;
-  private readonly s: FhirSenderStats = { queued: 0, inFlight: 0, created: 0, exists: 0, rejected: 0, failed: 0, retries: 0, deferred: 0, lastError: null };
+  private readonly s: FhirSenderStats = { queued: 0, inFlight: 0, created: 0, exists: 0, updated: 0, rejected: 0, superseded: 0, failed: 0, retries: 0, deferred: 0, lastError: null };
   private readonly log: BridgeLogger;
   private readonly fetchFn: typeof fetch;
   private readonly random: () => number;
@@ -144,13 +172,14 @@ export class FhirSender {
     return { ...this.s, queued: this.queue.length };
   }
 
-  enqueue(id: string, obs: FhirObservation | string): void {
+  /** Queues one version of an episode's Observation under its journal key (`<episodeId>|<status>`). */
+  enqueue(id: string, episodeId: string, write: FhirWrite, obs: Observation | string): void {
     if (this.done.has(id) || this.queuedIds.has(id) || this.closing) return;
     if (this.queue.length >= (this.opts.maxQueue ?? 10_000)) {
       this.s.deferred++;
       return;
     }
-    this.queue.push({ id, body: typeof obs === 'string' ? obs : JSON.stringify(obs) });
+    this.queue.push({ id, episodeId, write, body: bodyFor(obs) });
     this.queuedIds.add(id);
     void this.run();
   }
@@ -221,13 +250,20 @@ export class FhirSender {
     for (let attempt = 1; ; attempt++) {
       let retryAfter: number | null = null;
       let why: string;
+      if (job.write === 'create' && this.opts.stillWanted && !(await this.opts.stillWanted(job.episodeId).catch(() => true))) {
+        this.s.superseded++;
+        await this.record(job.id, 'superseded', 0, null);
+        this.log.info({ id: job.id }, 'fhir: preliminary observation not sent: its final version is written');
+        return;
+      }
       try {
-        const res = await this.fetchFn(this.endpoint, {
-          method: 'POST',
+        const query = identifierQueryOf(job.episodeId);
+        const res = await this.fetchFn(job.write === 'update' ? `${this.endpoint}?${query}` : this.endpoint, {
+          method: job.write === 'update' ? 'PUT' : 'POST',
           headers: {
             'content-type': 'application/fhir+json',
             accept: 'application/fhir+json',
-            'if-none-exist': ifNoneExistOf(job.id),
+            ...(job.write === 'create' ? { 'if-none-exist': query } : {}),
             ...(await this.authHeader()),
           },
           body: job.body,
@@ -235,7 +271,7 @@ export class FhirSender {
         });
         const text = await res.text().catch(() => '');
         if (res.status === 201 || res.status === 200) {
-          const outcome: FhirOutcome = res.status === 201 ? 'created' : 'exists';
+          const outcome: FhirOutcome = res.status === 201 ? 'created' : job.write === 'update' ? 'updated' : 'exists';
           this.s[outcome]++;
           await this.record(job.id, outcome, res.status, res.headers.get('location'));
           this.log.info({ id: job.id, status: res.status, attempt, location: res.headers.get('location') }, `fhir: observation ${outcome}`);

@@ -1,7 +1,12 @@
 /**
- * The broker of the default `dermstream run`: aedes (MQTT 3.1.1, in-process, in-memory) on TCP and on WebSocket (for
- * the bedside display's browser), so nothing has to be installed. It does not speak MQTT 5: the publisher falls back
- * to 3.1.1 against it (snapshot metadata travels in the JSON envelope for that reason).
+ * The broker of the default `dermstream run`, on TCP and on WebSocket (for the bedside display's browser):
+ * - where Debian's `mosquitto` is installed (setup installs it): a child Mosquitto with a generated config
+ *   (`child_mosquitto.ts`: MQTT 5 and 3.1.1, persistence in the state dir) — what an EHR bridge with several workers
+ *   (shared subscriptions, MQTT 5) needs;
+ * - elsewhere: aedes (MQTT 3.1.1 only, in-process, in-memory), so nothing has to be installed. The publisher falls
+ *   back to 3.1.1 against it (snapshot metadata travels in the JSON envelope for that reason), and so does the bridge
+ *   (one worker, plain subscription).
+ * `engine` forces one. Which one ran is logged and returned (`engine`, `protocols`).
  *
  * Ports: TCP 1883 and WebSocket 9001 by default; if a port is taken, a free one is used instead and reported in the
  * result (`tcpPort`, `wsPort`, `url`, `wsUrl`) and in the log. `0` asks for a free port directly.
@@ -10,8 +15,14 @@ import { createServer as createHttpServer, type Server as HttpServer } from 'nod
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Aedes } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
+import { DEFAULT_MOSQUITTO_BIN, mosquittoInstalled, startChildMosquitto } from './child_mosquitto.js';
+
+export type EmbeddedEngine = 'mosquitto' | 'aedes';
 
 export interface EmbeddedBrokerOptions {
   /** Interface to bind (default 127.0.0.1; `0.0.0.0` to let a display on another machine connect). */
@@ -22,6 +33,12 @@ export interface EmbeddedBrokerOptions {
   wsPort?: number | false;
   /** If the requested port is taken, use a free one (default true); else fail. */
   fallbackToFreePort?: boolean;
+  /** `auto` (default): Mosquitto where `mosquittoBin` exists, else aedes. */
+  engine?: 'auto' | EmbeddedEngine;
+  /** Default /usr/sbin/mosquitto (env MOSQUITTO_BIN overrides). */
+  mosquittoBin?: string;
+  /** Mosquitto's config and persistence (the run passes `<stateDir>/broker`); default a temp dir removed at close. */
+  dataDir?: string;
   logger?: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
 }
 
@@ -33,7 +50,13 @@ export interface EmbeddedBroker {
   url: string;
   /** `ws://host:wsPort/` or null */
   wsUrl: string | null;
-  aedes: Aedes;
+  engine: EmbeddedEngine;
+  /** MQTT protocol levels it accepts: [4, 5] for Mosquitto, [4] for aedes. */
+  protocols: (4 | 5)[];
+  /** The in-process broker (aedes only). */
+  aedes: Aedes | null;
+  /** The child's pid (Mosquitto only). */
+  pid: number | null;
   /** Disconnects every client and closes the listeners and the broker. */
   close(): Promise<void>;
 }
@@ -65,7 +88,58 @@ async function listenWithFallback(server: NetServer | HttpServer, port: number, 
   }
 }
 
+function urlsOf(host: string, tcpPort: number, wsPort: number | null): { url: string; wsUrl: string | null } {
+  const urlHost = host === '0.0.0.0' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  return { url: `mqtt://${urlHost}:${tcpPort}`, wsUrl: wsPort !== null ? `ws://${urlHost}:${wsPort}/` : null };
+}
+
 export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions = {}): Promise<EmbeddedBroker> {
+  const bin = opts.mosquittoBin ?? process.env.MOSQUITTO_BIN ?? DEFAULT_MOSQUITTO_BIN;
+  const engine = opts.engine ?? 'auto';
+  if (engine === 'mosquitto' || (engine === 'auto' && mosquittoInstalled(bin))) return startMosquittoBroker(opts, bin);
+  if (engine === 'auto') opts.logger?.info({ mosquittoBin: bin }, 'embedded broker: mosquitto not installed, using aedes (MQTT 3.1.1 only: an EHR bridge runs one worker against it)');
+  return startAedesBroker(opts);
+}
+
+async function startMosquittoBroker(opts: EmbeddedBrokerOptions, bin: string): Promise<EmbeddedBroker> {
+  const host = opts.host ?? '127.0.0.1';
+  const tempDir = opts.dataDir ? null : await mkdtemp(join(tmpdir(), 'dermstream-broker-'));
+  const child = await startChildMosquitto({
+    bin,
+    host,
+    tcpPort: opts.tcpPort ?? 1883,
+    wsPort: opts.wsPort === false ? false : (opts.wsPort ?? 9001),
+    dataDir: opts.dataDir ?? tempDir!,
+    fallbackToFreePort: opts.fallbackToFreePort ?? true,
+    logger: opts.logger,
+  }).catch(async (err) => {
+    if (tempDir) await rm(tempDir, { recursive: true, force: true });
+    throw err;
+  });
+  const { url, wsUrl } = urlsOf(host, child.tcpPort, child.wsPort);
+  opts.logger?.info({ url, wsUrl, engine: 'mosquitto', pid: child.pid, conf: child.confPath }, 'embedded broker: mosquitto listening (MQTT 5 and 3.1.1)');
+  let closing: Promise<void> | null = null;
+  return {
+    host,
+    tcpPort: child.tcpPort,
+    wsPort: child.wsPort,
+    url,
+    wsUrl,
+    engine: 'mosquitto',
+    protocols: [4, 5],
+    aedes: null,
+    pid: child.pid,
+    close() {
+      closing ??= (async () => {
+        await child.close();
+        if (tempDir) await rm(tempDir, { recursive: true, force: true });
+      })();
+      return closing;
+    },
+  };
+}
+
+async function startAedesBroker(opts: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
   const host = opts.host ?? '127.0.0.1';
   const fallback = opts.fallbackToFreePort ?? true;
   const aedes = await Aedes.createBroker();
@@ -103,10 +177,8 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions = {}): Pro
     await new Promise<void>((r) => aedes.close(() => r()));
     throw err;
   }
-  const urlHost = host === '0.0.0.0' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
-  const url = `mqtt://${urlHost}:${tcpPort}`;
-  const wsUrl = wsPort !== null ? `ws://${urlHost}:${wsPort}/` : null;
-  opts.logger?.info({ url, wsUrl }, 'embedded broker: listening');
+  const { url, wsUrl } = urlsOf(host, tcpPort, wsPort);
+  opts.logger?.info({ url, wsUrl, engine: 'aedes' }, 'embedded broker: aedes listening (MQTT 3.1.1 only)');
 
   let closing: Promise<void> | null = null;
   return {
@@ -115,7 +187,10 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions = {}): Pro
     wsPort,
     url,
     wsUrl,
+    engine: 'aedes',
+    protocols: [4],
     aedes,
+    pid: null,
     close() {
       closing ??= (async () => {
         const closeServer = (s: NetServer | HttpServer | null) => new Promise<void>((r) => (s ? s.close(() => r()) : r()));

@@ -1,6 +1,7 @@
 /**
- * `dermstream bridge`: the EHR bridge worker (see src/bridge/bridge.ts). Run several with the same `--group` (and
- * each its own `--out`) to share the load; they de-duplicate through the group's claim directory.
+ * `dermstream bridge`: the EHR bridge worker (see src/bridge/bridge.ts): one FHIR R4 Observation per lesion
+ * examination. Run several with the same `--group` (and each its own `--out`) to share the load on an MQTT 5 broker;
+ * they share the group's episode ledger (the claims directory). On a 3.1.1-only broker it runs alone.
  *
  * Counters: logged every `--stats-interval` seconds and on exit; with `--http-port`, also served as JSON on
  * `GET /stats` (and `GET /healthz`: 200 while connected to the broker, 503 otherwise).
@@ -35,7 +36,7 @@ function positiveInt(name: string) {
 export function registerBridge(program: Command): void {
   program
     .command('bridge')
-    .description('EHR bridge: stable lesion verdicts from MQTT (shared subscription, QoS 1) → FHIR R4 Observations as NDJSON, optionally POSTed to a FHIR server')
+    .description('EHR bridge: one FHIR R4 Observation per lesion examination (episode) from MQTT (shared subscription, QoS 1) → NDJSON, optionally to a FHIR server')
     .requiredOption('--broker <url>', 'broker URL (mqtt://, mqtts://, ws://, wss://)')
     .requiredOption('--out <file>', 'NDJSON file the Observations are appended to (one per line, fsync per line)')
     .option('--group <name>', 'shared-subscription group: workers with the same group share the messages', 'dermstream-ehr')
@@ -58,6 +59,7 @@ export function registerBridge(program: Command): void {
     .option('--claims-dir <dir>', 'shared de-duplication directory of the group (default: next to --out); must be shared by all workers of the group')
     .option('--no-claims', 'no cross-worker de-duplication (each worker only de-duplicates its own file)')
     .option('--dead-letter <file>', 'where invalid messages are kept (default: <out>.rejected.ndjson)')
+    .option('--provisional-after <s>', 'no end of examination this long after the last message of an episode: write a preliminary Observation from its last stable verdict', positiveInt('--provisional-after'), 15)
     .option('--stats-interval <s>', 'log the counters every N seconds (0: only at exit)', positiveInt('--stats-interval'), 60)
     .option('--http-port <port>', 'serve GET /stats and /healthz on 127.0.0.1:<port>', positiveInt('--http-port'))
     .option('--http-host <host>', 'interface for --http-port', '127.0.0.1')
@@ -119,6 +121,7 @@ export function registerBridge(program: Command): void {
         sessionExpirySec: o.sessionExpiry,
         claimsDir: o.claims === false ? null : o.claimsDir,
         deadLetter: o.deadLetter,
+        provisionalAfterMs: o.provisionalAfter * 1000,
         logger: log,
       });
       const running = bridge;

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { Subject, takeUntil, tap, timer, type Subscription } from 'rxjs';
 import { openSource, type CaptureEvent, type CaptureSource, type OpenSourceOptions } from '../capture/index.js';
 import type { BackendPreference } from '../model/backend.js';
@@ -105,21 +106,23 @@ export async function startRun(opts: RunOptions, log: Logger, hooks: RunHooks = 
   let brokerWsUrl: string | undefined;
   let publisher: Publisher;
   try {
-    if (!brokerUrl) {
-      broker = await startEmbeddedBroker({ host: opts.embedded.host, tcpPort: opts.embedded.tcpPort, wsPort: opts.embedded.wsPort, logger: log }).catch((err: unknown) => {
-        throw embeddedBrokerError(err, opts.embedded);
-      });
-      brokerUrl = broker.url;
-      brokerWsUrl = broker.wsUrl ?? undefined;
-      log.info({ url: broker.url, wsUrl: broker.wsUrl }, 'no broker configured: embedded MQTT broker started');
-    }
     try {
       prepareStateDir(opts.stateDir);
     } catch (err) {
       throw stateDirError(err, opts.stateDir);
     }
-    // aedes speaks MQTT 3.1.1 only: ask for it at once rather than warn about our own broker refusing MQTT 5.
-    publisher = await createPublisher({ ...opts.publisher, ...(broker && { protocolVersion: 4 as const }), brokerUrl, deviceId: opts.deviceId, stateDir: opts.stateDir, model: inference.identity, logger: log }).catch((err: unknown) => {
+    if (!brokerUrl) {
+      // Mosquitto where installed (MQTT 5: an EHR bridge can run several workers), persistence beside the outbox.
+      broker = await startEmbeddedBroker({ host: opts.embedded.host, tcpPort: opts.embedded.tcpPort, wsPort: opts.embedded.wsPort, dataDir: join(opts.stateDir, 'broker'), logger: log }).catch((err: unknown) => {
+        throw embeddedBrokerError(err, opts.embedded);
+      });
+      brokerUrl = broker.url;
+      brokerWsUrl = broker.wsUrl ?? undefined;
+      log.info({ url: broker.url, wsUrl: broker.wsUrl, engine: broker.engine, protocols: broker.protocols }, 'no broker configured: embedded MQTT broker started');
+    }
+    // aedes (where Mosquitto is absent) speaks MQTT 3.1.1 only: ask for it at once rather than warn about our own broker refusing MQTT 5.
+    const only311 = broker !== undefined && !broker.protocols.includes(5);
+    publisher = await createPublisher({ ...opts.publisher, ...(only311 && { protocolVersion: 4 as const }), brokerUrl, deviceId: opts.deviceId, stateDir: opts.stateDir, model: inference.identity, logger: log }).catch((err: unknown) => {
       throw stateDirError(err, opts.stateDir);
     });
   } catch (err) {

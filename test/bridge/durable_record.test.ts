@@ -2,7 +2,7 @@ import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BoundedSet, ClaimStore, NdjsonSink } from '../../src/bridge/index.js';
+import { BoundedSet, EpisodeLedger, NdjsonSink, preliminaryDue, type EpisodeRecord } from '../../src/bridge/index.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -61,58 +61,78 @@ describe('NdjsonSink', () => {
   });
 });
 
-describe('ClaimStore (shared de-duplication)', () => {
-  it('first claim wins; the other worker sees it taken once committed', async () => {
-    const a = new ClaimStore(join(dir, 'claims'), 'worker-a');
-    const b = new ClaimStore(join(dir, 'claims'), 'worker-b', { staleMs: 2000 });
-    expect(await a.claim('m1')).toBe('new');
-    const pending = b.claim('m1'); // waits: a has not committed yet
-    await new Promise((r) => setTimeout(r, 100));
-    await a.commit('m1');
-    expect(await pending).toBe('taken');
-    expect(await a.claim('m1')).toBe('mine');
-  });
-
-  it('a claim its owner never committed (crash) is taken over after staleMs', async () => {
-    const a = new ClaimStore(join(dir, 'claims'), 'worker-a');
-    const b = new ClaimStore(join(dir, 'claims'), 'worker-b', { staleMs: 150 });
-    expect(await a.claim('m2')).toBe('new');
-    const t0 = Date.now();
-    expect(await b.claim('m2')).toBe('stolen');
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(140);
-    await b.commit('m2');
-    expect(await a.claim('m2')).toBe('taken');
-  });
-
-  it('concurrent claims of one id: exactly one new', async () => {
-    const stores = Array.from({ length: 4 }, (_, i) => new ClaimStore(join(dir, 'claims'), `w${i}`, { staleMs: 5000 }));
-    const results = await Promise.all(
-      stores.map(async (s) => {
-        const r = await s.claim('race');
-        if (r === 'new') await s.commit('race');
-        return r;
-      }),
-    );
-    expect(results.filter((r) => r === 'new')).toHaveLength(1);
-    expect(results.filter((r) => r === 'taken')).toHaveLength(3);
-  });
-
-  it('prunes claims older than the retention', async () => {
-    let now = 1_000_000;
-    const a = new ClaimStore(join(dir, 'claims'), 'a', { retentionMs: 1000, now: () => now });
-    await a.claim('old');
-    await a.commit('old');
-    now = Date.now() + 10_000; // files' mtimes are real time
-    expect(await a.prune()).toBe(1);
-    expect(await a.claim('old')).toBe('new');
-  });
-});
-
 describe('BoundedSet', () => {
   it('forgets the oldest beyond its capacity', () => {
     const s = new BoundedSet<number>(3);
-    for (const v of [1, 2, 3, 2, 4]) s.add(v);
-    expect([1, 2, 3, 4].map((v) => s.has(v))).toEqual([false, true, true, true]);
-    expect(s.size).toBe(3);
+    for (const v of [1, 2, 3, 4]) s.add(v);
+    expect([s.has(1), s.has(2), s.has(4), s.size]).toEqual([false, true, true, 3]);
+  });
+});
+
+const stable = { seq: 5, sessionId: 's1' } as unknown as EpisodeRecord['lastStable'];
+const rec = (o: Partial<EpisodeRecord> = {}): EpisodeRecord => ({ episodeId: 'd:s:ep0', deviceId: 'd', lastStable: stable, lastSeenAt: 1000, written: 'none', writtenBy: null, writtenAt: null, ...o });
+
+describe('EpisodeLedger (the group\'s shared episode state)', () => {
+  it('read-modify-write under the episode lock: 4 workers × 25 increments of one record lose none', async () => {
+    const ledgers = Array.from({ length: 4 }, (_, i) => new EpisodeLedger(join(dir, 'l'), `w${i}`));
+    await Promise.all(
+      ledgers.map(async (l) => {
+        for (let i = 0; i < 25; i++) {
+          await l.withEpisode('d:s:ep0', async (r) => {
+            const base = r ?? rec({ lastSeenAt: 0 });
+            await new Promise((res) => setTimeout(res, Math.random() * 2)); // widen the race window
+            return { next: { ...base, lastSeenAt: base.lastSeenAt + 1 }, result: undefined };
+          });
+        }
+      }),
+    );
+    expect((await ledgers[0]!.peek('d:s:ep0'))!.lastSeenAt).toBe(100);
+  });
+
+  it('lists an episode as open while it has a stable verdict and nothing written; never goes back from final', async () => {
+    const l = new EpisodeLedger(join(dir, 'l'), 'w');
+    await l.withEpisode('d:s:ep1', async () => ({ next: rec({ episodeId: 'd:s:ep1', lastStable: null }), result: 0 }));
+    expect(await l.openEpisodes()).toEqual([]);
+    await l.withEpisode('d:s:ep1', async (r) => ({ next: { ...r!, lastStable: stable }, result: 0 }));
+    expect(await l.openEpisodes()).toEqual(['d:s:ep1']);
+    await l.withEpisode('d:s:ep1', async (r) => ({ next: { ...r!, written: 'final' }, result: 0 }));
+    expect(await l.openEpisodes()).toEqual([]);
+    await expect(l.withEpisode('d:s:ep1', async (r) => ({ next: { ...r!, written: 'preliminary' }, result: 0 }))).rejects.toThrow(/from final back to preliminary/);
+    expect((await l.peek('d:s:ep1'))!.written).toBe('final');
+  });
+
+  it('a throwing writer stores nothing and releases the lock', async () => {
+    const l = new EpisodeLedger(join(dir, 'l'), 'w');
+    await expect(l.withEpisode('d:s:ep2', async () => Promise.reject(new Error('disk full')))).rejects.toThrow(/disk full/);
+    expect(await l.peek('d:s:ep2')).toBeNull();
+    expect(await l.withEpisode('d:s:ep2', async (r) => ({ result: r }))).toBeNull();
+  });
+
+  it('prunes records older than the retention', async () => {
+    let now = Date.now();
+    const l = new EpisodeLedger(join(dir, 'l'), 'w', { retentionMs: 1000, now: () => now });
+    await l.withEpisode('d:s:ep3', async () => ({ next: rec({ episodeId: 'd:s:ep3' }), result: 0 }));
+    expect(await l.prune()).toBe(0);
+    now += 5000;
+    expect(await l.prune()).toBe(1);
+    expect(await l.peek('d:s:ep3')).toBeNull();
+    expect(await l.openEpisodes()).toEqual([]);
+  });
+});
+
+describe('preliminaryDue', () => {
+  const t = { provisionalAfterMs: 15_000, offlineGraceMs: 2000 };
+  it('after the silence, not before; never once something is written or without a stable verdict', () => {
+    expect(preliminaryDue(rec(), 1000 + 14_999, null, t).due).toBe(false);
+    expect(preliminaryDue(rec(), 1000 + 15_000, null, t)).toEqual({ due: true, why: 'silence' });
+    expect(preliminaryDue(rec({ written: 'preliminary' }), 1e9, null, t).due).toBe(false);
+    expect(preliminaryDue(rec({ written: 'final' }), 1e9, null, t).due).toBe(false);
+    expect(preliminaryDue(rec({ lastStable: null }), 1e9, null, t).due).toBe(false);
+  });
+  it('sooner when the device went offline after the episode\'s last message, after the grace', () => {
+    expect(preliminaryDue(rec(), 3000, 1500, t).due).toBe(false);
+    expect(preliminaryDue(rec(), 3500, 1500, t)).toEqual({ due: true, why: 'offline' });
+    // offline reported before the episode's last message (the device came back): the silence rule only
+    expect(preliminaryDue(rec(), 5000, 500, t).due).toBe(false);
   });
 });

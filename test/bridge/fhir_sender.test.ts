@@ -1,10 +1,11 @@
+import './helpers/contract_schema.js';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FhirSender, backoffDelay, parseRetryAfter, toObservation, type BridgeLogger } from '../../src/bridge/index.js';
-import { lesionMessage } from '../client/helpers/messages.js';
+import { episodeMessages } from './helpers/episodes.js';
 
 interface Hit {
   method: string;
@@ -69,21 +70,26 @@ describe('back-off helpers', () => {
 });
 
 describe('FHIR delivery', () => {
-  const obs = toObservation(lesionMessage({ seq: 9 }));
-  const id = obs.identifier[0]!.value;
+  const msgs = episodeMessages({ n: 4, seq: 9 });
+  // The preliminary version (from the last stable verdict) goes as a conditional create; the final as a conditional update.
+  const obs = toObservation(msgs.at(-2)!);
+  const final = toObservation(msgs.at(-1)!);
+  const episodeId = obs.identifier![0]!.value!;
+  const id = `${episodeId}|preliminary`;
+  const { id: _resourceId, ...sentBody } = obs;
 
   it('retries 503 twice, then 201: one resource, conditional-create header, back-off between attempts', async () => {
     const f = await fakeFhir((n) => (n <= 2 ? [503] : [201]));
     servers.push(f.server);
     const log = memLogger();
     const s = await FhirSender.open({ baseUrl: f.url, journalPath: join(dir, 'j.ndjson'), baseDelayMs: 100, logger: log, random: () => 0.5 });
-    s.enqueue(id, obs);
+    s.enqueue(id, episodeId, 'create', obs);
     await s.idle();
     expect(f.hits.map((h) => h.method + ' ' + h.url)).toEqual(Array(3).fill('POST /fhir/Observation'));
     for (const h of f.hits) {
-      expect(h.headers['if-none-exist']).toBe(`identifier=${encodeURIComponent(`urn:dermstream:message|${id}`)}`);
+      expect(h.headers['if-none-exist']).toBe(`identifier=${encodeURIComponent(`urn:dermstream:episode|${episodeId}`)}`);
       expect(h.headers['content-type']).toBe('application/fhir+json');
-      expect(JSON.parse(h.body)).toEqual(obs);
+      expect(JSON.parse(h.body)).toEqual(sentBody); // the NDJSON record's id stays out: the server owns ids
     }
     // 75 ms then 150 ms (equal jitter at 0.5), measured loosely.
     expect(f.hits[1]!.at - f.hits[0]!.at).toBeGreaterThanOrEqual(60);
@@ -101,7 +107,7 @@ describe('FHIR delivery', () => {
     servers.push(f.server);
     const log = memLogger();
     const s = await FhirSender.open({ baseUrl: f.url, journalPath: join(dir, 'j.ndjson'), baseDelayMs: 10, logger: log });
-    s.enqueue(id, obs);
+    s.enqueue(id, episodeId, 'create', obs);
     await s.idle();
     expect(f.hits).toHaveLength(1);
     expect(s.stats()).toMatchObject({ created: 0, rejected: 1, retries: 0, lastError: 'HTTP 400' });
@@ -116,7 +122,7 @@ describe('FHIR delivery', () => {
     const f = await fakeFhir((n) => (n === 1 ? [429, { 'retry-after': '1' }] : [200]));
     servers.push(f.server);
     const s = await FhirSender.open({ baseUrl: f.url, journalPath: join(dir, 'j.ndjson'), baseDelayMs: 10 });
-    s.enqueue(id, obs);
+    s.enqueue(id, episodeId, 'create', obs);
     await s.idle();
     expect(f.hits).toHaveLength(2);
     expect(f.hits[1]!.at - f.hits[0]!.at).toBeGreaterThanOrEqual(950);
@@ -129,7 +135,7 @@ describe('FHIR delivery', () => {
     const url = f.url;
     await new Promise((r) => f.server.close(r)); // nothing listens any more
     const s = await FhirSender.open({ baseUrl: url, journalPath: join(dir, 'j.ndjson'), baseDelayMs: 5, maxAttempts: 3 });
-    s.enqueue(id, obs);
+    s.enqueue(id, episodeId, 'create', obs);
     await s.idle();
     expect(s.stats()).toMatchObject({ failed: 1, retries: 2, created: 0 });
     expect(s.stats().lastError).toMatch(/fetch failed|ECONNREFUSED/);
@@ -143,16 +149,49 @@ describe('FHIR delivery', () => {
     const f = await fakeFhir(() => [201]);
     servers.push(f.server);
     const s = await FhirSender.open({ baseUrl: `${f.url}/`, journalPath: join(dir, 'j.ndjson'), tokenFile: join(dir, 'token') });
-    s.enqueue(id, obs);
+    s.enqueue(id, episodeId, 'create', obs);
     await s.idle();
     await s.close();
     expect(f.hits[0]!.headers.authorization).toBe('Bearer sekret');
     expect(f.hits[0]!.url).toBe('/fhir/Observation');
     const again = await FhirSender.open({ baseUrl: f.url, journalPath: join(dir, 'j.ndjson') });
     expect(again.isDone(id)).toBe(true);
-    again.enqueue(id, obs);
+    again.enqueue(id, episodeId, 'create', obs);
     await again.idle();
     expect(f.hits).toHaveLength(1);
     await again.close();
+  });
+
+  it('the final version is a conditional update on the identifier (PUT Observation?identifier=…), 200 counted as updated', async () => {
+    const f = await fakeFhir(() => [200]);
+    servers.push(f.server);
+    const s = await FhirSender.open({ baseUrl: f.url, journalPath: join(dir, 'j.ndjson') });
+    s.enqueue(`${episodeId}|final`, episodeId, 'update', final);
+    await s.idle();
+    expect(f.hits.map((h) => `${h.method} ${h.url}`)).toEqual([`PUT /fhir/Observation?identifier=${encodeURIComponent(`urn:dermstream:episode|${episodeId}`)}`]);
+    expect(f.hits[0]!.headers['if-none-exist']).toBeUndefined();
+    expect(JSON.parse(f.hits[0]!.body)).toMatchObject({ status: 'final', identifier: final.identifier });
+    expect(JSON.parse(f.hits[0]!.body).id).toBeUndefined();
+    expect(s.stats()).toMatchObject({ updated: 1, created: 0 });
+    await s.close();
+  });
+
+  it('a preliminary whose final is written meanwhile is not sent (stillWanted), journaled as superseded', async () => {
+    let finalWritten = false;
+    // The first attempt fails (503) and, while it is answered, the bridge writes the final version.
+    const f = await fakeFhir((n) => ((finalWritten = true), n === 1 ? [503] : [201]));
+    servers.push(f.server);
+    const s = await FhirSender.open({
+      baseUrl: f.url,
+      journalPath: join(dir, 'j.ndjson'),
+      baseDelayMs: 20,
+      stillWanted: async () => !finalWritten,
+    });
+    s.enqueue(id, episodeId, 'create', obs);
+    await s.idle();
+    expect(f.hits).toHaveLength(1);
+    expect(s.stats()).toMatchObject({ superseded: 1, created: 0 });
+    expect(await readFile(join(dir, 'j.ndjson'), 'utf8')).toContain('"outcome":"superseded"');
+    await s.close();
   });
 });

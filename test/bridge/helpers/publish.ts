@@ -1,8 +1,11 @@
 /** A plain MQTT 5 publisher for bridge tests (QoS 1, waits for every PUBACK). */
 import { connect, type MqttClient } from 'mqtt';
 
-export async function publisher(url: string): Promise<{ client: MqttClient; send(topic: string, payload: string | object): Promise<void>; close(): Promise<void> }> {
-  const client = connect(url, { protocolVersion: 5, reconnectPeriod: 100, clientId: `test-pub-${Math.random().toString(16).slice(2)}` });
+export async function publisher(
+  url: string,
+  protocolVersion: 4 | 5 = 5,
+): Promise<{ client: MqttClient; send(topic: string, payload: string | object, opts?: { retain?: boolean }): Promise<void>; close(): Promise<void> }> {
+  const client = connect(url, { protocolVersion, reconnectPeriod: 100, clientId: `test-pub-${Math.random().toString(16).slice(2)}` });
   client.on('error', () => undefined);
   await new Promise<void>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error('publisher: no connection')), 10_000);
@@ -13,9 +16,9 @@ export async function publisher(url: string): Promise<{ client: MqttClient; send
   });
   return {
     client,
-    send: (topic, payload) =>
+    send: (topic, payload, opts = {}) =>
       new Promise<void>((resolve, reject) =>
-        client.publish(topic, typeof payload === 'string' ? payload : JSON.stringify(payload), { qos: 1 }, (err) => (err ? reject(err) : resolve())),
+        client.publish(topic, typeof payload === 'string' ? payload : JSON.stringify(payload), { qos: 1, retain: opts.retain === true }, (err) => (err ? reject(err) : resolve())),
       ),
     close: () => new Promise<void>((r) => client.end(false, {}, () => r())),
   };
