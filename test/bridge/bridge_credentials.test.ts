@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mosquittoAvailable, mosquittoSkipReason, freePort, startMosquitto, type Mosquitto } from '../publish/helpers/mosquitto.js';
 import { makePki, opensslAvailable, opensslSkipReason, type TestPki } from '../publish/helpers/pki.js';
-import { lesionMessage } from '../client/helpers/messages.js';
+import { episodeIdOfSpec, episodeMessages } from './helpers/episodes.js';
 import { waitUntil } from './helpers/publish.js';
 import { connect } from 'mqtt';
 
@@ -63,9 +63,12 @@ describe.skipIf(!mosquittoAvailable || !opensslAvailable)('bridge credentials an
 
     const pub = connect(broker.url, { ca: readFileSync(pki.ca), username: 'device', password: 'dev1ce', protocolVersion: 5 });
     await new Promise<void>((r) => pub.once('connect', () => r()));
-    const m = lesionMessage({ seq: 1, deviceId: 'cred-01', sessionId: 'cred' });
-    await new Promise<void>((r, j) => pub.publish(`dermstream/${m.deviceId}/lesion`, JSON.stringify(m), { qos: 1 }, (e) => (e ? j(e) : r())));
-    await waitUntil(async () => (await readFile(out, 'utf8').catch(() => '')).includes(m.messageId), 10_000, 'the Observation');
+    // One examination (tracking, stable verdicts, ended): the bridge writes its one Observation on `ended`.
+    const spec = { deviceId: 'cred-01', sessionId: 'cred', n: 0, seq: 1 };
+    for (const m of episodeMessages(spec)) {
+      await new Promise<void>((r, j) => pub.publish(`dermstream/${m.deviceId}/lesion`, JSON.stringify(m), { qos: 1 }, (e) => (e ? j(e) : r())));
+    }
+    await waitUntil(async () => (await readFile(out, 'utf8').catch(() => '')).includes(episodeIdOfSpec(spec)), 10_000, 'the Observation');
     await new Promise<void>((r) => pub.end(false, {}, () => r()));
 
     const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
