@@ -33,6 +33,7 @@ import type { IClientOptions } from 'mqtt';
 import { subscribeLesions, type InvalidLesion, type LesionMeta, type LesionSubscription, type LesionSubscriptionStats } from '../client/subscribe_lesions.js';
 import type { LesionMessage } from '../publish/wire_message.js';
 import { isCredentialRefusal } from '../publish/connection.js';
+import { redactUrl } from '../publish/connect_options.js';
 import { BoundedSet, ClaimStore } from './claims.js';
 import { FhirSender, silentLogger, type BridgeLogger, type FhirSenderStats } from './fhir_sender.js';
 import { NdjsonSink } from './ndjson_sink.js';
@@ -272,7 +273,7 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
       onInvalid,
       onError: (err) =>
         isCredentialRefusal(err)
-          ? log.error({ err: err.message, brokerUrl: opts.brokerUrl }, `bridge: the broker refused the credentials (${err.message}); fix --mqtt-username / --mqtt-password-file (or add the user to the broker); retrying with back-off`)
+          ? log.error({ err: err.message, brokerUrl: redactUrl(opts.brokerUrl) }, `bridge: the broker refused the credentials (${err.message}); fix --mqtt-username / --mqtt-password-file (or add the user to the broker); retrying with back-off`)
           : log.warn({ err: err.message }, 'bridge: mqtt'),
     });
   } catch (err) {
@@ -282,7 +283,7 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
     await fhir?.close();
     throw err;
   }
-  log.info({ brokerUrl: opts.brokerUrl, topic: sub.topic, clientId, out }, 'bridge: subscribed');
+  log.info({ brokerUrl: redactUrl(opts.brokerUrl), topic: sub.topic, clientId, out }, 'bridge: subscribed');
 
   let closed: Promise<void> | null = null;
   return {
