@@ -44,6 +44,7 @@ import type { IClientOptions } from 'mqtt';
 import { subscribeLesions, type InvalidLesion, type LesionMeta, type LesionSubscription, type LesionSubscriptionStats } from '../client/subscribe_lesions.js';
 import type { LesionMessage } from '../publish/wire_message.js';
 import { isCredentialRefusal } from '../publish/connection.js';
+import { redactUrl } from '../publish/connect_options.js';
 import { BoundedSet } from './bounded_set.js';
 import { watchDeviceStatus, type DeviceStatusWatch } from './device_status.js';
 import { SnapshotCache } from './snapshot_cache.js';
@@ -379,7 +380,7 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
       onInvalid,
       onError: (err) =>
         isCredentialRefusal(err)
-          ? log.error({ err: err.message, brokerUrl: opts.brokerUrl }, `bridge: the broker refused the credentials (${err.message}); fix --mqtt-username / --mqtt-password-file (or add the user to the broker); retrying with back-off`)
+          ? log.error({ err: err.message, brokerUrl: redactUrl(opts.brokerUrl) }, `bridge: the broker refused the credentials (${err.message}); fix --mqtt-username / --mqtt-password-file (or add the user to the broker); retrying with back-off`)
           : log.warn({ err: err.message }, 'bridge: mqtt'),
     });
     if (opts.watchStatus !== false) status = watchDeviceStatus({ brokerUrl: opts.brokerUrl, prefix, protocolVersion: plan.protocolVersion, mqtt: opts.mqtt, now, snapshots });
@@ -389,7 +390,7 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
     await fhir?.close();
     throw err;
   }
-  log.info({ brokerUrl: opts.brokerUrl, topic: sub.topic, clientId, out, ledgerDir, protocolVersion: plan.protocolVersion, shared: plan.group !== null }, 'bridge: subscribed');
+  log.info({ brokerUrl: redactUrl(opts.brokerUrl), topic: sub.topic, clientId, out, ledgerDir, protocolVersion: plan.protocolVersion, shared: plan.group !== null }, 'bridge: subscribed');
 
   // --- preliminary Observations for episodes whose end did not come ----------------------------------------------
   let scanning: Promise<void> | null = null;

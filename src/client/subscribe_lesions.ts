@@ -33,6 +33,7 @@
 import { connect, type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import { validateLesionMessage } from '../publish/validate.js';
 import type { LesionMessage, LesionMessageKind } from '../publish/wire_message.js';
+import { redactUrl } from '../publish/connect_options.js';
 import { backoffDelayMs, backoffPolicy } from '../shared/backoff.js';
 import { DEFAULT_PREFIX, parseTopic, sharedTopicOf, topicOf } from './topics.js';
 
@@ -260,7 +261,7 @@ export async function subscribeLesions(opts: LesionSubscriptionOptions): Promise
 
   const subscribed = new Promise<void>((resolve, reject) => {
     const timeoutMs = opts.connectTimeoutMs ?? 30_000;
-    const timer = timeoutMs > 0 ? setTimeout(() => reject(new Error(`no subscription to ${topic} on ${opts.brokerUrl} within ${timeoutMs} ms`)), timeoutMs) : null;
+    const timer = timeoutMs > 0 ? setTimeout(() => reject(new Error(`no subscription to ${topic} on ${redactUrl(opts.brokerUrl)} within ${timeoutMs} ms`)), timeoutMs) : null;
     const trySubscribe = () => {
       client.subscribe(topic, { qos }, (err, granted) => {
         const refused = granted?.find((g) => g.qos > 2);
