@@ -35,7 +35,7 @@ export function registerRun(program: Command): void {
     });
     const http = config.http.enabled ? await startHealthServer({ host: config.http.host, port: config.http.port, health: monitor.health, metrics: monitor.metrics, logger: log }) : undefined;
     try {
-      handle = await startRun(runOptionsFrom(config, { summary: process.stderr.isTTY === true }), log, monitor.hooks);
+      handle = await startRun(runOptionsFrom(config, { summary: process.stderr.isTTY === true, sources }), log, monitor.hooks);
     } catch (err) {
       monitor.health.setModel(false, (err as Error).message);
       log.error({ err: (err as Error).message }, `cannot start: ${(err as Error).message}`);

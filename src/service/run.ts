@@ -5,6 +5,8 @@ import { startInferenceWorker, type InferenceClient } from '../model/inference_c
 import { createPipeline, type PipelineEvent, type PipelineOptions } from '../pipeline/index.js';
 import { createPublisher, startEmbeddedBroker, type EmbeddedBroker, type Publisher, type PublisherOptions } from '../publish/index.js';
 import type { Frame } from '../types/frame.js';
+import { LESION_SCHEMA_VERSION } from '../publish/wire_message.js';
+import { operatingPointForRun, type OperatingPointInForce } from './config/operating_point.js';
 
 export interface Logger {
   info(obj: object, msg?: string): void;
@@ -18,6 +20,8 @@ export interface RunOptions {
   source: string;
   capture: OpenSourceOptions;
   modelDir: string;
+  /** The operating point in force and where it came from (runOptionsFrom); absent: the model's for unset keys. */
+  operatingPoint?: OperatingPointInForce;
   backend: BackendPreference;
   pipeline: Omit<PipelineOptions, 'infer'>;
   /** Empty: start the embedded broker. */
@@ -82,6 +86,12 @@ export async function startRun(opts: RunOptions, log: Logger, hooks: RunHooks = 
   const inference = await startInferenceWorker(opts.modelDir, opts.backend);
   log.info({ model: inference.identity, skippedBackends: inference.backendSkipped }, `model ${inference.identity.name} ${inference.identity.version} loaded on ${inference.identity.backend}`);
 
+  const op = opts.operatingPoint ?? operatingPointForRun(opts.pipeline.debounceParams, opts.modelDir);
+  log.info({ operatingPoint: op }, `votes malignant at p ≥ ${op.threshold} ± ${op.margin} (${op.source === 'model' ? "the model's operating point" : 'set by the configuration'})`);
+  // `model.operatingPoint` on the wire is schema 1.1.0 (issue 8 contract); the 1.0.0 schema forbids extra model
+  // fields. TODO(merge): drop the version test once schema 1.1.0 is in.
+  const modelOnWire = LESION_SCHEMA_VERSION === '1.0.0' ? inference.identity : { ...inference.identity, operatingPoint: op };
+
   let broker: EmbeddedBroker | undefined;
   let brokerUrl = opts.brokerUrl;
   let brokerWsUrl: string | undefined;
@@ -91,7 +101,7 @@ export async function startRun(opts: RunOptions, log: Logger, hooks: RunHooks = 
     brokerWsUrl = broker.wsUrl ?? undefined;
     log.info({ url: broker.url, wsUrl: broker.wsUrl }, 'no broker configured: embedded MQTT broker started');
   }
-  const publisher = await createPublisher({ ...opts.publisher, brokerUrl, deviceId: opts.deviceId, stateDir: opts.stateDir, model: inference.identity, logger: log });
+  const publisher = await createPublisher({ ...opts.publisher, brokerUrl, deviceId: opts.deviceId, stateDir: opts.stateDir, model: modelOnWire, logger: log });
   const brokerSub = publisher.connection$.subscribe((c) => {
     hooks.onBroker?.(c.state === 'connected');
     if (c.state === 'connected') log.info({ broker: brokerUrl, protocol: c.protocolVersion }, 'broker connected');
@@ -99,7 +109,7 @@ export async function startRun(opts: RunOptions, log: Logger, hooks: RunHooks = 
   });
 
   const capture = openSource(opts.source, opts.capture);
-  const pipeline = createPipeline({ ...opts.pipeline, infer: (f) => inference.infer(f) });
+  const pipeline = createPipeline({ ...opts.pipeline, debounceParams: { ...opts.pipeline.debounceParams, malignantThreshold: op.threshold, uncertainMargin: op.margin }, infer: (f) => inference.infer(f) });
   const stop$ = new Subject<string>();
   let stopReason = 'source ended';
   let framesCaptured = 0;
@@ -213,7 +223,7 @@ export async function startRun(opts: RunOptions, log: Logger, hooks: RunHooks = 
     stopReason = reason;
   });
 
-  const info: RunInfo = { brokerUrl, brokerWsUrl, model: inference.identity, source: capture.source };
+  const info: RunInfo = { brokerUrl, brokerWsUrl, model: modelOnWire, source: capture.source };
   hooks.onReady?.(info);
   return {
     info,

@@ -5,8 +5,11 @@
 import { parseSource } from '../../capture/source_spec.js';
 import type { RunOptions } from '../run.js';
 import type { DermstreamConfig } from './schema.js';
+import type { ConfigSource } from './errors.js';
+import { operatingPointInForce } from './operating_point.js';
 
-export function runOptionsFrom(c: DermstreamConfig, extra: { summary?: boolean } = {}): RunOptions {
+/** `sources` (from loadConfig) tells the wire whether the operating point is the model's or the configuration's. */
+export function runOptionsFrom(c: DermstreamConfig, extra: { summary?: boolean; sources?: Record<string, ConfigSource> } = {}): RunOptions {
   const live = ['v4l2', 'test', 'gst'].includes(parseSource(c.source).kind);
   const m = c.mqtt;
   return {
@@ -23,6 +26,7 @@ export function runOptionsFrom(c: DermstreamConfig, extra: { summary?: boolean }
       ...(live && { restart: { initialMs: c.capture.backoff.initialMs, maxMs: c.capture.backoff.maxMs } }),
     },
     modelDir: c.model.path,
+    ...(extra.sources && { operatingPoint: operatingPointInForce(c.pipeline.debounce, extra.sources) }),
     backend: c.model.backend,
     pipeline: {
       qualityGate: c.pipeline.qualityGate,
