@@ -26,10 +26,16 @@ export function indexHtml(title = 'dermstream'): string {
     <div id="image-note">No image yet</div>
   </section>
   <section id="panel">
+    <button id="session-bar" type="button" aria-haspopup="dialog" disabled><span id="session-text">No patient set</span><span id="session-edit">Set…</span></button>
     <div id="verdict" role="status" aria-live="polite" data-kind="waiting" data-label="" data-state="" data-stale="false">
       <div id="verdict-icon"></div>
       <div id="verdict-title">Waiting for the device…</div>
-      <div id="verdict-probability" hidden></div>
+      <div id="verdict-probability" hidden data-side="">
+        <div id="p-text"></div>
+        <div id="scale" aria-hidden="true"><div id="scale-band"></div><div id="scale-threshold"></div><div id="scale-needle"></div><span id="scale-min">0</span><span id="scale-max">100 %</span></div>
+        <div id="p-side"></div>
+        <div id="p-variation"></div>
+      </div>
       <div id="verdict-detail">No result received yet</div>
       <div id="verdict-stale" hidden></div>
     </div>
@@ -42,6 +48,26 @@ export function indexHtml(title = 'dermstream'): string {
     </dl>
   </section>
 </main>
+<footer id="history" aria-label="Lesions examined for this patient, newest first">
+  <div id="history-title">Examined</div>
+  <ol id="history-list"></ol>
+  <div id="history-empty">No lesion examined yet</div>
+</footer>
+<dialog id="session-dialog" aria-labelledby="session-dialog-title">
+  <form id="session-form" method="dialog">
+    <h2 id="session-dialog-title">Examination</h2>
+    <label for="patient-ref">Patient reference</label>
+    <input id="patient-ref" name="patientRef" type="text" autocomplete="off" spellcheck="false" maxlength="64" placeholder="e.g. MRN or study id">
+    <div id="site-label">Body site</div>
+    <div id="site-buttons" role="radiogroup" aria-labelledby="site-label"></div>
+    <div id="session-error" role="alert" hidden></div>
+    <div id="session-actions">
+      <button id="session-clear" type="button">Clear</button>
+      <button id="session-cancel" type="button">Cancel</button>
+      <button id="session-apply" type="submit" value="apply">Apply</button>
+    </div>
+  </form>
+</dialog>
 </body>
 </html>
 `;
@@ -90,5 +116,50 @@ body.greyed #frame { filter: grayscale(1) brightness(.55); }
 #stats div:nth-child(4) { grid-column: span 2; }
 #stats dt { color: var(--muted); font-size: 13px; text-transform: uppercase; letter-spacing: .05em; }
 #stats dd { margin: 0; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+#session-bar { display: flex; justify-content: space-between; align-items: center; gap: 10px; min-height: 48px; padding: 8px 14px; border-radius: 10px;
+  border: 2px solid #555; background: #1c1f22; color: var(--fg); font: inherit; font-size: 18px; text-align: left; }
+#session-bar:disabled { opacity: .5; }
+#session-text { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+#session-edit { flex: none; font-weight: 700; color: #9cc9ff; }
+/* p(malignant) on a 0–100 % scale: needle = the value, white bar = the operating threshold, shaded = ± margin. */
+#verdict-probability { width: 100%; display: flex; flex-direction: column; align-items: center; gap: 6px; }
+#p-text { font-size: 34px; font-weight: 700; font-variant-numeric: tabular-nums; }
+#scale { position: relative; width: 92%; height: 22px; margin: 8px 0 18px; border-radius: 4px; background: rgba(255,255,255,.22); }
+#scale-band { position: absolute; top: 0; bottom: 0; background: rgba(255,255,255,.28); }
+#scale-threshold { position: absolute; top: -7px; bottom: -7px; width: 4px; margin-left: -2px; background: #fff; box-shadow: 0 0 0 1px #000; }
+#scale-needle { position: absolute; top: 50%; width: 18px; height: 18px; margin: -9px 0 0 -9px; border-radius: 50%; background: #ffd400; border: 2px solid #000; }
+#scale-min, #scale-max { position: absolute; top: 24px; font-size: 13px; opacity: .85; }
+#scale-min { left: 0; } #scale-max { right: 0; }
+#p-side { font-size: 20px; font-weight: 700; }
+#p-variation { font-size: 16px; opacity: .9; }
+#verdict[data-kind="ended"] { color: #fff; border-style: dashed; border-color: rgba(255,255,255,.6); }
+#verdict[data-kind="ended"] #verdict-title { font-size: clamp(28px, 9cqi, 56px); font-weight: 800; }
+#verdict[data-kind="ended"][data-label="benign"] { background: var(--benign); }
+#verdict[data-kind="ended"][data-label="malignant"] { background: var(--malignant); }
+#verdict[data-kind="ended"][data-label=""] { background: #24272b; color: var(--muted); }
+#history { flex: none; height: 118px; display: flex; align-items: stretch; gap: 10px; padding: 8px 12px; border-top: 1px solid #333; background: #16181a; }
+#history-title { flex: none; writing-mode: vertical-rl; transform: rotate(180deg); text-align: center; color: var(--muted); font-size: 13px; text-transform: uppercase; letter-spacing: .08em; }
+#history-list { flex: 1; min-width: 0; display: flex; gap: 10px; margin: 0; padding: 0; list-style: none; overflow-x: auto; }
+#history-list li { flex: none; width: 220px; display: grid; grid-template-columns: 72px 1fr; gap: 2px 8px; align-items: center; padding: 6px; border-radius: 8px;
+  background: #24272b; border-left: 8px solid #666; font-size: 15px; line-height: 1.2; }
+#history-list li[data-label="malignant"] { border-left-color: #ff7a33; }
+#history-list li[data-label="benign"] { border-left-color: #4ea3ff; }
+#history-list li img, #history-list li .no-thumb { grid-row: span 4; width: 72px; height: 72px; object-fit: cover; border-radius: 4px; background: #333; }
+#history-list .h-verdict { font-weight: 700; }
+#history-list .h-side, #history-list .h-time { color: var(--muted); font-size: 13px; }
+#history-empty { align-self: center; color: var(--muted); font-size: 16px; }
+#history-list:not(:empty) + #history-empty { display: none; }
+dialog#session-dialog { width: min(720px, 96vw); border: 2px solid #555; border-radius: 14px; background: #1c1f22; color: var(--fg); padding: 18px 22px; }
+dialog#session-dialog::backdrop { background: rgba(0,0,0,.7); }
+#session-form h2 { margin: 0 0 10px; font-size: 24px; }
+#session-form label, #site-label { display: block; margin: 10px 0 6px; color: var(--muted); font-size: 15px; text-transform: uppercase; letter-spacing: .05em; }
+#patient-ref { width: 100%; min-height: 52px; padding: 8px 12px; font: inherit; font-size: 24px; border-radius: 8px; border: 2px solid #666; background: #0c0d0e; color: #fff; }
+#site-buttons { display: grid; grid-template-columns: repeat(5, 1fr); gap: 8px; }
+#site-buttons button, #session-actions button { min-height: 52px; font: inherit; font-size: 19px; border-radius: 8px; border: 2px solid #555; background: #2a2d31; color: #fff; }
+#site-buttons button[aria-checked="true"] { background: #0b4f8a; border-color: #9cc9ff; font-weight: 700; }
+#session-error { margin-top: 8px; color: #ffb4b4; font-weight: 700; }
+#session-actions { display: flex; justify-content: flex-end; gap: 10px; margin-top: 14px; }
+#session-actions button { min-width: 120px; }
+#session-apply { background: #0b4f8a !important; font-weight: 700; }
 @media (max-width: 700px) { main { grid-template-columns: 1fr; grid-template-rows: 55% 45%; } }
 `;
