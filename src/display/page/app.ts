@@ -359,7 +359,8 @@ class Display {
         d.textContent = text ?? '';
         return d;
       };
-      e.append(thumb, line('h-verdict', i.verdictText), line('h-p', i.probabilityText ?? '—'), line('h-side', i.sideText ?? (i.site ?? '')), line('h-time', `${i.time}${i.site && i.sideText ? ` · ${i.site}` : ''}`));
+      e.append(thumb, line('h-verdict', i.verdictText), line('h-p', i.probabilityText ?? '—'), line('h-side', i.sideText ?? ''), line('h-time', `${i.time}${i.site ? ` · ${i.site}` : ''}`));
+      e.title = [i.verdictText, i.probabilityText, i.sideText, i.time, i.site].filter(Boolean).join(' · ');
       return e;
     });
     $('history-list').replaceChildren(...li);
