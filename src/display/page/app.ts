@@ -183,7 +183,8 @@ class Display {
     } else if (kind === 'session/set') {
       // Retained: the context the touch screen (or anyone) last set for this device.
       const c = asSessionCommand(json);
-      if (c && (this.state.deviceId === null || rest[0] === this.state.deviceId)) onSessionCommand(this.state, c);
+      // Only the shown device's (its retained status comes first: it is subscribed first).
+      if (c && this.state.deviceId !== null && rest[0] === this.state.deviceId) onSessionCommand(this.state, c);
       else if (!c) this.state.rejected++;
     }
     this.touch();
