@@ -121,6 +121,7 @@ body.greyed #frame { filter: grayscale(1) brightness(.55); }
 #session-bar { flex: none; display: flex; justify-content: space-between; align-items: center; gap: 10px; min-height: 48px; padding: 8px 14px; border-radius: 10px;
   border: 2px solid #555; background: #1c1f22; color: var(--fg); font: inherit; font-size: 18px; text-align: left; }
 #session-bar:disabled { opacity: .5; }
+#session-bar[data-pending="true"] { border-color: var(--warn); border-style: dashed; }
 #session-text { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 #session-edit { flex: none; font-weight: 700; color: #9cc9ff; }
 /* p(malignant) on a 0–100 % scale: needle = the value, white bar = the operating threshold, shaded = ± margin. */

@@ -161,9 +161,14 @@ describe('the session/set command', () => {
     expect(new Set(BODY_SITES.map((b) => b.code)).size).toBe(BODY_SITES.length);
     for (const b of BODY_SITES) expect(b).toMatchObject({ system: 'http://snomed.info/sct', code: expect.stringMatching(/^\d{6,18}$/) });
   });
-  it('the retained command shows until the device echoes a session', () => {
+  it('the retained command shows until the device reports a session; one it has not applied says so', () => {
     const s = connected();
     onSessionCommand(s, { patientRef: 'MRN-9', bodySite: null });
-    expect(screenOf(s, T0, 3000).session.text).toBe('Patient MRN-9');
+    expect(screenOf(s, T0, 3000).session).toMatchObject({ text: 'Patient MRN-9', pending: false });
+    // The device still reports no patient: the command is pending.
+    onLesion(s, lesion11({ state: 'searching', seq: 1, frameSeq: 5 }), T0);
+    expect(screenOf(s, T0, 3000).session).toMatchObject({ text: 'Patient MRN-9 · waiting for the device', pending: true, patientRef: null });
+    onLesion(s, lesion11({ state: 'searching', seq: 2, frameSeq: 6, session: { patientRef: 'MRN-9', bodySite: null } }), T0 + 1000);
+    expect(screenOf(s, T0 + 1000, 3000).session).toMatchObject({ text: 'Patient MRN-9', pending: false, patientRef: 'MRN-9' });
   });
 });

@@ -308,6 +308,7 @@ class Display {
     setText('stat-model', view.stats.model);
     setText('stat-link', view.stats.link);
     setText('session-text', view.session.text);
+    $('session-bar').dataset.pending = String(view.session.pending);
     ($('session-bar') as HTMLButtonElement).disabled = !view.session.canSet;
     this.renderHistory(view.history);
     this.draw(v.kind === 'withdrawn');

@@ -207,6 +207,18 @@ export function currentSession(s: DisplayState): SessionContext | null {
   return s.lesion?.session ?? s.sessionCommand;
 }
 
+/**
+ * The command the device has not applied yet: its messages still carry another context. Shown as "waiting for the
+ * device" so that nobody examines the next lesion believing it is recorded for a patient it is not.
+ */
+export function pendingSession(s: DisplayState): SessionContext | null {
+  const dev = s.lesion?.session;
+  const cmd = s.sessionCommand;
+  if (!dev || !cmd) return null;
+  const same = dev.patientRef === cmd.patientRef && (dev.bodySite?.code ?? null) === (cmd.bodySite?.code ?? null);
+  return same ? null : cmd;
+}
+
 export function onSnapshot(s: DisplayState, msg: SnapshotMessage, nowMs: number): void {
   if (s.deviceId === null) s.deviceId = msg.deviceId;
   if (msg.deviceId !== s.deviceId) return;

@@ -18,7 +18,7 @@
 import type { LesionLabel } from '../../types/index.js';
 import { bodySiteByCode } from '../../types/body_sites.js';
 import type { EndReason, LesionMessageView, SessionContext } from './contract.js';
-import { currentSession, frameRate, type DisplayState, type HistoryEntry } from './display_state.js';
+import { currentSession, frameRate, pendingSession, type DisplayState, type HistoryEntry } from './display_state.js';
 import { probabilityView, type ProbabilityView } from './probability_view.js';
 
 export type VerdictKind = 'stable' | 'ended' | 'assessing' | 'uncertain' | 'none' | 'waiting' | 'withdrawn';
@@ -62,8 +62,10 @@ export interface SessionView {
   /** What the device reports (or the retained command until it does). */
   patientRef: string | null;
   bodySiteCode: string | null;
-  /** "Patient ABC-123 · Back", or "No patient set". */
+  /** "Patient ABC-123 · Back", or "No patient set"; while the device has not applied a new command, that one
+   *  followed by " · waiting for the device". */
   text: string;
+  pending: boolean;
   /** The session/set form can publish (a device is known and the broker is connected). */
   canSet: boolean;
 }
@@ -209,6 +211,7 @@ export function screenOf(s: DisplayState, nowMs: number, staleAfterMs: number, w
   }
 
   const session = currentSession(s);
+  const pending = pendingSession(s);
   const patientRef = session?.patientRef ?? null;
   const site = siteName(session?.bodySite ?? null);
   const history = s.history
@@ -233,10 +236,15 @@ export function screenOf(s: DisplayState, nowMs: number, staleAfterMs: number, w
     session: {
       patientRef,
       bodySiteCode: session?.bodySite?.code ?? null,
-      text: patientRef || site ? [patientRef ? `Patient ${patientRef}` : 'No patient set', site].filter(Boolean).join(' · ') : 'No patient set',
+      text: pending ? `${sessionText(pending.patientRef, siteName(pending.bodySite))} · waiting for the device` : sessionText(patientRef, site),
+      pending: pending !== null,
       canSet: s.deviceId !== null && s.broker === 'connected',
     },
   };
+}
+
+function sessionText(patientRef: string | null, site: string | null): string {
+  return [patientRef ? `Patient ${patientRef}` : 'No patient set', site].filter(Boolean).join(' · ');
 }
 
 function historyItem(h: HistoryEntry): HistoryItemView {
