@@ -10,6 +10,7 @@ import { loadModel, saveModel } from '../model/weights_io.js';
 import { LesionNet } from '../model/network.js';
 import { fitPlatt } from '../model/calibration.js';
 import { measureOperatingPoint, thresholdForSensitivity } from '../model/operating_point.js';
+import { classificationScores } from '../model/metrics.js';
 import type { QuantDtype } from '../model/quantize.js';
 import { defaultModelDir } from './paths.js';
 
@@ -142,6 +143,8 @@ export function registerQuantize(program: Command): void {
           const how = o.threshold !== undefined ? `--threshold ${o.threshold}` : `highest 0.01-grid threshold with SE ≥ ${o.targetSensitivity}`;
           m.operatingPoint = measureOperatingPoint(malignant, labels, threshold, o.margin, `${g.n} images of ${o.data}${o.ids ? ` (${o.ids})` : ''}; ${how}`);
           console.log(`operating point: p(malignant) ≥ ${threshold} ± ${o.margin}: SE ${m.operatingPoint.sensitivity.toFixed(3)} SP ${m.operatingPoint.specificity.toFixed(3)}`);
+          // The manifest's own evaluation then scores AC/SE/SP at that operating point too, as `eval` will.
+          m.metrics.evaluation.classification = { ...classificationScores(malignant, labels, threshold), thresholdSource: 'model' };
           result.operatingPoint = m.operatingPoint;
         } else {
           console.log('note: no operating point written (give --target-sensitivity or --threshold); `run` will refuse this model unless the config sets pipeline.debounce.malignantThreshold');

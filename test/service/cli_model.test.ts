@@ -42,6 +42,7 @@ describe.skipIf(!HAVE_ISIC)('the operating point is written where the model is m
     expect(Math.round(op.threshold * 100) / 100).toBe(op.threshold); // on the 0.01 grid
     expect(op.sensitivity).toBeGreaterThanOrEqual(0.6);
     expect(op.fittedOn).toContain(`8 images of ${ISIC_DIR} (${idsFile}); highest 0.01-grid threshold with SE ≥ 0.6`);
+    expect(loadModel(out).manifest.metrics).toMatchObject({ evaluation: { classification: { threshold: op.threshold, thresholdSource: 'model', SE: op.sensitivity } } });
     // The weights' hashes still verify: manifest.json is not among the hashed files.
     expect(() => loadModel(out)).not.toThrow();
 
