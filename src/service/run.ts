@@ -86,7 +86,13 @@ export async function startRun(opts: RunOptions, log: Logger, hooks: RunHooks = 
   const inference = await startInferenceWorker(opts.modelDir, opts.backend);
   log.info({ model: inference.identity, skippedBackends: inference.backendSkipped }, `model ${inference.identity.name} ${inference.identity.version} loaded on ${inference.identity.backend}`);
 
-  const op = opts.operatingPoint ?? operatingPointForRun(opts.pipeline.debounceParams, opts.modelDir);
+  let op: OperatingPointInForce;
+  try {
+    op = opts.operatingPoint ?? operatingPointForRun(opts.pipeline.debounceParams, opts.modelDir);
+  } catch (err) {
+    await inference.close();
+    throw err;
+  }
   log.info({ operatingPoint: op }, `votes malignant at p ≥ ${op.threshold} ± ${op.margin} (${op.source === 'model' ? "the model's operating point" : 'set by the configuration'})`);
   // `model.operatingPoint` on the wire is schema 1.1.0 (issue 8 contract); the 1.0.0 schema forbids extra model
   // fields. TODO(merge): drop the version test once schema 1.1.0 is in.
