@@ -2,7 +2,9 @@
 # Turns a finished training run into the shipped default model and the numbers the README quotes:
 # native-resolution evaluation of the float model on the run's own validation split, the uint8 and
 # float16 copies with their metric change, the same weights at input 128/160/192 (speed/accuracy table),
-# and the network benchmark. Usage: bash scripts/ship_model.sh RUN_DIR VERSION
+# and the network benchmark. The operating point (threshold ± margin, with its SE/SP) is fitted on the same split
+# and written into the manifest: the highest threshold that still flags 75 % of the split's melanomas (a screening
+# aid should miss few), ± 0.03 voting "uncertain". Usage: bash scripts/ship_model.sh RUN_DIR VERSION
 set -euo pipefail
 cd "$(dirname "$0")/.."
 run=${1:?usage: ship_model.sh RUN_DIR VERSION}
@@ -14,10 +16,10 @@ ds() { node bin/dermstream.js "$@"; }
 
 rm -rf models/default
 ds quantize --model "$run/best" --out models/default --dtype uint8 --version "$version" \
-  --max-detections 1 --score-threshold 0.5 --nms-iou 0.3 --calibrate \
+  --max-detections 1 --score-threshold 0.5 --nms-iou 0.3 --calibrate --target-sensitivity 0.75 --margin 0.03 \
   --data "$data" --ids "$run/split.json" --json "$out/quantize-uint8.json"
 ds quantize --model "$run/best" --out "$run/float16" --dtype float16 --version "$version" \
-  --max-detections 1 --score-threshold 0.5 --nms-iou 0.3 --calibrate \
+  --max-detections 1 --score-threshold 0.5 --nms-iou 0.3 --calibrate --target-sensitivity 0.75 --margin 0.03 \
   --data "$data" --ids "$run/split.json" --json "$out/quantize-float16.json"
 cp "$run/report.png" models/default/training-report.png
 cp "$run/history.json" models/default/training-history.json

@@ -3,7 +3,8 @@
  * from node_modules (the bedside network is closed: no CDN) and `/config.json` (broker WebSocket URL, topic prefix,
  * device id). The page itself connects to the broker; this server never touches MQTT.
  *
- * Routes: `/` (the page), `/style.css`, `/page/<module>.js`, `/vendor/mqtt.esm.js`, `/config.json`, `/healthz`.
+ * Routes: `/` (the page), `/style.css`, `/page/<module>.js`, `/types/body_sites.js` (the SNOMED CT site list the page
+ * shares with the device), `/vendor/mqtt.esm.js`, `/config.json`, `/healthz`.
  *
  * Page modules: from `dist/` they are the `.js` files `tsc` emits next to this one (`npm run build` is enough, no
  * extra step). When run from the TypeScript sources (tsx, vitest) there are only `.ts` files: they are compiled on
@@ -46,6 +47,10 @@ export interface DisplayServer {
 const here = dirname(fileURLToPath(import.meta.url));
 const PAGE_DIR = join(here, 'page');
 const MODULE_RE = /^\/page\/([a-z_]+)\.js$/;
+// Shared contract modules the page imports at run time (`../../types/x.js` from /page/ resolves to /types/x.js).
+// An allow-list: nothing else of src/ is served.
+const TYPES_DIR = join(here, '..', 'types');
+const TYPES_RE = /^\/types\/(body_sites)\.js$/;
 
 /** mqtt's browser ES module build, found from the installed package (walk up from its entry to its package.json). */
 export function mqttBrowserBuildPath(): string {
@@ -65,11 +70,11 @@ export function mqttBrowserBuildPath(): string {
 
 type Transform = (code: string, opts: { loader: 'ts'; format: 'esm'; target: string; sourcefile: string }) => Promise<{ code: string }>;
 
-async function loadModuleSource(name: string, cache: Map<string, string>): Promise<string | null> {
-  const hit = cache.get(name);
+async function loadModuleSource(name: string, cache: Map<string, string>, dir = PAGE_DIR): Promise<string | null> {
+  const hit = cache.get(`${dir}/${name}`);
   if (hit !== undefined) return hit;
-  const js = join(PAGE_DIR, `${name}.js`);
-  const ts = join(PAGE_DIR, `${name}.ts`);
+  const js = join(dir, `${name}.js`);
+  const ts = join(dir, `${name}.ts`);
   let code: string;
   if (existsSync(js)) code = await readFile(js, 'utf8');
   else if (existsSync(ts)) {
@@ -77,7 +82,7 @@ async function loadModuleSource(name: string, cache: Map<string, string>): Promi
     const esbuild = (await import('esbuild')) as unknown as { transform: Transform };
     code = (await esbuild.transform(await readFile(ts, 'utf8'), { loader: 'ts', format: 'esm', target: 'es2022', sourcefile: ts })).code;
   } else return null;
-  cache.set(name, code);
+  cache.set(`${dir}/${name}`, code);
   return code;
 }
 
@@ -124,8 +129,9 @@ export async function startDisplayServer(opts: DisplayServerOptions): Promise<Di
     }
     if (path === '/vendor/mqtt.esm.js') return send(res, 200, 'text/javascript; charset=utf-8', mqttJs, 'public, max-age=3600');
     const m = MODULE_RE.exec(path);
-    if (m) {
-      const code = await loadModuleSource(m[1]!, modules);
+    const t = m ? null : TYPES_RE.exec(path);
+    if (m || t) {
+      const code = await loadModuleSource((m ?? t)![1]!, modules, m ? PAGE_DIR : TYPES_DIR);
       if (code !== null) return send(res, 200, 'text/javascript; charset=utf-8', code);
     }
     send(res, 404, 'text/plain', 'not found\n');

@@ -5,12 +5,16 @@ import { classificationScores, confusion, meanScores, segmentationScores, type C
 import { unionMask } from './paste_mask.js';
 import type { LesionModel } from './predictor.js';
 
+/** Where the classification threshold came from: the model's manifest, `--threshold`, or neither (0.5). */
+export type ThresholdSource = 'model' | 'flag' | 'none';
+
 export interface EvalReport {
   model: { name: string; version: string; sha256: string; quantization: string; backend: string };
   data: string;
   n: number;
   segmentation?: SegmentationScores & { n: number };
-  classification: ClassificationScores;
+  /** AC/SE/SP at `classification.threshold`: the model's operating point unless another was asked for. */
+  classification: ClassificationScores & { thresholdSource: ThresholdSource };
   imagesPerSecond: number;
   /** Per-image malignant score and label (for calibration and ROC plots). */
   perImage: { ids: string[]; malignant: number[]; labels: number[] };
@@ -34,7 +38,10 @@ export function selectRows(dataDir: string, idsFile?: string): LabelRow[] {
  * The lesion mask is the union of the kept detections (none = empty mask); the malignant score is the
  * top detection's (none = 0).
  */
-export async function evaluate(model: LesionModel, dataDir: string, rows: LabelRow[], onProgress?: (done: number, total: number) => void): Promise<EvalReport> {
+export async function evaluate(model: LesionModel, dataDir: string, rows: LabelRow[], onProgress?: (done: number, total: number) => void, threshold?: number): Promise<EvalReport> {
+  const op = model.manifest.operatingPoint;
+  const at = threshold ?? op?.threshold ?? 0.5;
+  const thresholdSource: ThresholdSource = threshold !== undefined ? 'flag' : op ? 'model' : 'none';
   const seg: SegmentationScores[] = [];
   const scores: number[] = [];
   const labels: number[] = [];
@@ -64,7 +71,7 @@ export async function evaluate(model: LesionModel, dataDir: string, rows: LabelR
     data: dataDir,
     n: rows.length,
     segmentation: seg.length ? { ...meanScores(seg), n: seg.length } : undefined,
-    classification: classificationScores(scores, labels),
+    classification: { ...classificationScores(scores, labels, at), thresholdSource },
     imagesPerSecond: rows.length / seconds,
     perImage: { ids: rows.map((r) => r.id), malignant: scores, labels },
     resolution: 'native',
@@ -79,7 +86,8 @@ export function formatReport(r: EvalReport): string {
     lines.push(`segmentation  JA ${f(s.JA)}  DI ${f(s.DI)}  AC ${f(s.AC)}  SE ${f(s.SE)}  SP ${f(s.SP)}  (n ${s.n})`);
   } else lines.push('segmentation  (no masks/ folder: classification only)');
   const c = r.classification;
-  lines.push(`classification  AUC ${f(c.AUC)}  AP ${f(c.AP)}  AC ${f(c.AC)}  SE ${f(c.SE)}  SP ${f(c.SP)}  (malignant ≥ ${c.threshold})`);
+  const why = { model: "the model's operating point", flag: '--threshold', none: 'the model declares no operating point' }[c.thresholdSource];
+  lines.push(`classification  AUC ${f(c.AUC)}  AP ${f(c.AP)}  AC ${f(c.AC)}  SE ${f(c.SE)}  SP ${f(c.SP)}  (malignant ≥ ${c.threshold}: ${why})`);
   lines.push(`${r.imagesPerSecond.toFixed(2)} images/s`);
   return lines.join('\n');
 }

@@ -7,6 +7,7 @@ import { LesionNet } from './network.js';
 import { ParamStore } from './params.js';
 import { quantizeFloat16, quantizeUint8, type QuantDtype, type QuantInfo } from './quantize.js';
 import { checkManifestSignature, parseTrustedKey, readManifestSignature, SIGNATURE_FILE, type SignatureCheck } from './manifest_signature.js';
+import type { OperatingPoint } from './operating_point.js';
 
 export const MODEL_FORMAT = 'dermstream-lesionnet';
 export const SHARD_BYTES = 4 * 1024 * 1024;
@@ -40,6 +41,8 @@ export interface Manifest {
   /** SHA-256 of each file, and of the weight shards in order (the model's identity on the wire). */
   files: Array<{ path: string; bytes: number; sha256: string }>;
   weightsSha256: string;
+  /** The calibrated threshold ± margin `run` votes with, and the SE/SP it gave on the validation split. */
+  operatingPoint?: OperatingPoint;
   training?: Record<string, unknown>;
   metrics?: Record<string, unknown>;
   notes?: string[];

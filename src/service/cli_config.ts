@@ -1,6 +1,7 @@
 /**
  * `dermstream config --check` (validate, exit 0 or 78) and `dermstream config --print` (the effective
- * configuration as YAML, secrets masked; `--sources` adds where each non-default value came from).
+ * configuration as YAML, secrets masked; `--sources` adds where each value came from: default, file, env, flag, or
+ * the model's manifest for the operating point).
  */
 import type { Command } from 'commander';
 import { addConfigFlags } from './config/flags.js';
@@ -29,7 +30,7 @@ export function registerConfig(program: Command): Command {
     .description('validate (--check) or show (--print) the effective configuration: file < DERMSTREAM_* env < flags')
     .option('--check', 'validate; exit 0 when valid, 78 (EX_CONFIG) when not')
     .option('--print', 'print the effective configuration as YAML (secrets shown as ***)')
-    .option('--sources', 'with --print: comment each value that is not a default with its origin');
+    .option('--sources', 'with --print: comment each value with its origin (default, file:line, env, flag, model)');
   addConfigFlags(cmd);
   cmd.action((o: Record<string, unknown>) => {
     const loaded = loadOrReport(o);

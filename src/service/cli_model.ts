@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { selectBackend, type BackendPreference } from '../model/backend.js';
 import { loadModelConfig, parseModelConfig } from '../model/config.js';
 import { train } from '../model/train.js';
@@ -9,6 +9,8 @@ import { LesionModel } from '../model/predictor.js';
 import { loadModel, saveModel } from '../model/weights_io.js';
 import { LesionNet } from '../model/network.js';
 import { fitPlatt } from '../model/calibration.js';
+import { measureOperatingPoint, thresholdForSensitivity } from '../model/operating_point.js';
+import { classificationScores } from '../model/metrics.js';
 import type { QuantDtype } from '../model/quantize.js';
 import { defaultModelDir } from './paths.js';
 
@@ -16,7 +18,7 @@ function folderBytes(dir: string): number {
   return readdirSync(dir).reduce((a, f) => a + statSync(join(dir, f)).size, 0);
 }
 
-async function runEval(modelDir: string, data: string, ids: string | undefined, backend: BackendPreference, inputSize?: number, detection?: Record<string, number>, calibration?: { a: number; b: number; fittedOn?: string }): Promise<EvalReport> {
+async function runEval(modelDir: string, data: string, ids: string | undefined, backend: BackendPreference, inputSize?: number, detection?: Record<string, number>, calibration?: { a: number; b: number; fittedOn?: string }, threshold?: number): Promise<EvalReport> {
   const model = await LesionModel.load(modelDir, backend, inputSize, detection, calibration);
   try {
     const rows = selectRows(data, ids);
@@ -26,7 +28,7 @@ async function runEval(modelDir: string, data: string, ids: string | undefined, 
         last = Date.now();
         process.stderr.write(`\revaluating ${d}/${n}`);
       }
-    });
+    }, threshold);
     if (process.stderr.isTTY) process.stderr.write('\n');
     return report;
   } finally {
@@ -34,18 +36,28 @@ async function runEval(modelDir: string, data: string, ids: string | undefined, 
   }
 }
 
+/** A commander parser for a number strictly between 0 and 1 (a threshold), with the flag named in the error. */
+function probability(flag: string, { allowZero = false, max = 1 } = {}): (v: string) => number {
+  return (v: string) => {
+    const x = Number(v);
+    if (!Number.isFinite(x) || x < 0 || (!allowZero && x === 0) || x >= max) throw new InvalidArgumentError(`${flag} ${v}: needs a number ${allowZero ? '≥' : '>'} 0 and < ${max}`);
+    return x;
+  };
+}
+
 export function registerEval(program: Command): void {
   program
     .command('eval')
-    .description('score a model on an ISIC-layout folder: segmentation JA/DI/AC/SE/SP and malignant AUC/AP/AC/SE/SP')
+    .description("score a model on an ISIC-layout folder: segmentation JA/DI/AC/SE/SP; malignant AUC/AP, and AC/SE/SP at the model's operating point")
     .requiredOption('--data <dir>', 'folder with images/, masks/ (optional) and labels.csv')
     .option('--model <dir>', 'model folder', defaultModelDir())
     .option('--ids <file>', 'score only these image ids (JSON array, or split.json from training: its "val" list)')
     .option('--json <file>', 'also write the report as JSON')
     .option('--input-size <n>', 'run the same weights at another input size (multiple of 32)', (v) => parseInt(v, 10))
+    .option('--threshold <p>', "score AC/SE/SP at p(malignant) ≥ this instead of the model's operating point", probability('--threshold'))
     .option('--backend <name>', 'auto | tensorflow | wasm | cpu', 'auto')
     .action(async (o) => {
-      const report = await runEval(o.model, o.data, o.ids, o.backend, o.inputSize);
+      const report = await runEval(o.model, o.data, o.ids, o.backend, o.inputSize, undefined, undefined, o.threshold);
       console.log(formatReport(report));
       if (o.json) {
         mkdirSync(dirname(o.json), { recursive: true });
@@ -69,9 +81,14 @@ export function registerQuantize(program: Command): void {
     .option('--score-threshold <x>', 'override the exported detection.scoreThreshold', parseFloat)
     .option('--nms-iou <x>', 'override the exported detection.nmsIoU', parseFloat)
     .option('--calibrate', 'fit Platt scaling of the malignant probability on --data/--ids and export it')
+    .option('--target-sensitivity <se>', 'operating point: the highest threshold (0.01 grid) whose sensitivity on --data/--ids reaches this', probability('--target-sensitivity', { max: 1.0000001 }))
+    .option('--threshold <p>', 'operating point: this p(malignant) threshold (instead of --target-sensitivity)', probability('--threshold'))
+    .option('--margin <m>', 'operating point: ± this around the threshold votes "uncertain"', probability('--margin', { allowZero: true, max: 0.5 }), 0.03)
     .option('--backend <name>', 'auto | tensorflow | wasm | cpu', 'auto')
     .action(async (o) => {
       if (o.dtype !== 'uint8' && o.dtype !== 'float16') throw new Error(`--dtype must be uint8 or float16, not ${o.dtype}`);
+      if (o.threshold !== undefined && o.targetSensitivity !== undefined) throw new Error('give --threshold or --target-sensitivity, not both');
+      if ((o.threshold !== undefined || o.targetSensitivity !== undefined) && !o.data) throw new Error('the operating point is measured on a validation split: add --data (and --ids)');
       await selectBackend(o.backend as BackendPreference);
       const loaded = loadModel(o.model);
       const manifest = loaded.manifest;
@@ -119,6 +136,19 @@ export function registerQuantize(program: Command): void {
         const mpath = join(o.out, 'manifest.json');
         const m = JSON.parse(readFileSync(mpath, 'utf8'));
         m.metrics = { ...(m.metrics ?? {}), evaluation: { ...g, perImage: undefined, ids: o.ids ?? 'all of labels.csv' }, float32Evaluation: { segmentation: f.segmentation, classification: f.classification } };
+        // The operating point is measured on the quantized model's own calibrated scores: it is what `run` votes with.
+        const { malignant, labels } = g.perImage;
+        const threshold = o.threshold ?? (o.targetSensitivity !== undefined ? thresholdForSensitivity(malignant, labels, o.targetSensitivity) : undefined);
+        if (threshold !== undefined) {
+          const how = o.threshold !== undefined ? `--threshold ${o.threshold}` : `highest 0.01-grid threshold with SE ≥ ${o.targetSensitivity}`;
+          m.operatingPoint = measureOperatingPoint(malignant, labels, threshold, o.margin, `${g.n} images of ${o.data}${o.ids ? ` (${o.ids})` : ''}; ${how}`);
+          console.log(`operating point: p(malignant) ≥ ${threshold} ± ${o.margin}: SE ${m.operatingPoint.sensitivity.toFixed(3)} SP ${m.operatingPoint.specificity.toFixed(3)}`);
+          // The manifest's own evaluation then scores AC/SE/SP at that operating point too, as `eval` will.
+          m.metrics.evaluation.classification = { ...classificationScores(malignant, labels, threshold), thresholdSource: 'model' };
+          result.operatingPoint = m.operatingPoint;
+        } else {
+          console.log('note: no operating point written (give --target-sensitivity or --threshold); `run` will refuse this model unless the config sets pipeline.debounce.malignantThreshold');
+        }
         writeFileSync(mpath, JSON.stringify(m, null, 2));
       }
       if (o.json) writeFileSync(o.json, JSON.stringify(result, null, 2));

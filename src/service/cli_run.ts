@@ -51,7 +51,7 @@ export function registerRun(program: Command): void {
     });
     const http = config.http.enabled ? await startHealthServer({ host: config.http.host, port: config.http.port, health: monitor.health, metrics: monitor.metrics, logger: log }) : undefined;
     try {
-      handle = await startRun(runOptionsFrom(config, { summary: status !== undefined }), log, {
+      handle = await startRun(runOptionsFrom(config, { summary: status !== undefined, sources }), log, {
         ...monitor.hooks,
         onSummary: (text) => (text === null ? status?.done() : status?.update(text)),
       });

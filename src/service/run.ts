@@ -10,6 +10,7 @@ import type { Frame } from '../types/frame.js';
 import type { Logger } from '../types/logger.js';
 import { StartError } from './exit_codes.js';
 import { prepareStateDir, StateDirError } from './state_dir.js';
+import { operatingPointForRun, type OperatingPointInForce } from './config/operating_point.js';
 
 export type { Logger } from '../types/logger.js';
 
@@ -18,6 +19,8 @@ export interface RunOptions {
   source: string;
   capture: OpenSourceOptions;
   modelDir: string;
+  /** The operating point in force and where it came from (runOptionsFrom); absent: the model's for unset keys. */
+  operatingPoint?: OperatingPointInForce;
   backend: BackendPreference;
   /** Trusted signing keys and whether a signature is required (model.trustedKeys, model.requireSignature). */
   modelTrust?: ModelTrust;
@@ -101,6 +104,17 @@ export async function startRun(opts: RunOptions, log: Logger, hooks: RunHooks = 
     );
   }
 
+  let op: OperatingPointInForce;
+  try {
+    op = opts.operatingPoint ?? operatingPointForRun(opts.pipeline.debounceParams, opts.modelDir);
+  } catch (err) {
+    await inference.close();
+    throw err;
+  }
+  log.info({ operatingPoint: op }, `votes malignant at p ≥ ${op.threshold} ± ${op.margin} (${op.source === 'model' ? "the model's operating point" : 'set by the configuration'})`);
+  // `model.operatingPoint` on the wire (lesion schema 1.1.0): consumers see the threshold the verdict was voted at.
+  const modelOnWire = { ...inference.identity, operatingPoint: op };
+
   let broker: EmbeddedBroker | undefined;
   let brokerUrl = opts.brokerUrl;
   let brokerWsUrl: string | undefined;
@@ -122,7 +136,7 @@ export async function startRun(opts: RunOptions, log: Logger, hooks: RunHooks = 
     }
     // aedes (where Mosquitto is absent) speaks MQTT 3.1.1 only: ask for it at once rather than warn about our own broker refusing MQTT 5.
     const only311 = broker !== undefined && !broker.protocols.includes(5);
-    publisher = await createPublisher({ ...opts.publisher, ...(only311 && { protocolVersion: 4 as const }), brokerUrl, deviceId: opts.deviceId, stateDir: opts.stateDir, model: inference.identity, logger: log }).catch((err: unknown) => {
+    publisher = await createPublisher({ ...opts.publisher, ...(only311 && { protocolVersion: 4 as const }), brokerUrl, deviceId: opts.deviceId, stateDir: opts.stateDir, model: modelOnWire, logger: log }).catch((err: unknown) => {
       throw stateDirError(err, opts.stateDir);
     });
   } catch (err) {
@@ -158,7 +172,7 @@ export async function startRun(opts: RunOptions, log: Logger, hooks: RunHooks = 
   // closes as `shutdown` (a stop, a limit) rather than `source-ended` (the recording's end).
   let stopping = false;
   stop$.subscribe(() => (stopping = true));
-  const pipeline = createPipeline({ ...opts.pipeline, infer: (f) => inference.infer(f), endReason: () => (stopping ? 'shutdown' : 'source-ended') });
+  const pipeline = createPipeline({ ...opts.pipeline, debounceParams: { ...opts.pipeline.debounceParams, malignantThreshold: op.threshold, uncertainMargin: op.margin }, infer: (f) => inference.infer(f), endReason: () => (stopping ? 'shutdown' : 'source-ended') });
   let stopReason = 'source ended';
   let framesCaptured = 0;
   let lesionPublished = 0;
@@ -279,7 +293,7 @@ export async function startRun(opts: RunOptions, log: Logger, hooks: RunHooks = 
     stopReason = reason;
   });
 
-  const info: RunInfo = { brokerUrl, brokerWsUrl, model: inference.identity, source: capture.source };
+  const info: RunInfo = { brokerUrl, brokerWsUrl, model: modelOnWire, source: capture.source };
   hooks.onReady?.(info);
   return {
     info,

@@ -179,7 +179,10 @@ describe.skipIf(!haveChromium)('bedside display in Chromium', () => {
       await page.waitForSelector('#verdict[data-kind="stable"][data-label="malignant"]');
       await page.waitForSelector('#frame[data-overlay-frame="36"][data-snapshot-frame="36"][data-overlay-same-frame="true"]');
       expect(await page.locator('#verdict-title').innerText()).toBe('MALIGNANT');
-      expect(await page.locator('#verdict-probability').innerText()).toBe('78 % ± 4');
+      // p(malignant), not the winning class's; a 1.0.0 message carries no operating point to mark.
+      expect(await page.locator('#p-text').innerText()).toBe('p(malignant) 78 %');
+      expect(await page.locator('#p-side').innerText()).toBe('referral threshold not reported by the device');
+      expect(await page.locator('#scale-threshold').isVisible()).toBe(false);
       expect(await page.locator('#verdict-icon svg').count()).toBe(1);
       expect(await page.locator('#verdict').evaluate((e) => getComputedStyle(e).backgroundColor)).toBe('rgb(166, 60, 0)');
       expect(Number.parseFloat(await page.locator('#verdict-title').evaluate((e) => getComputedStyle(e).fontSize))).toBeGreaterThanOrEqual(44);

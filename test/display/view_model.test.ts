@@ -66,7 +66,12 @@ describe('what the screen says', () => {
     const s = connected();
     onLesion(s, lesionMessage({ state: 'stable', label: 'malignant', seq: 2 }), 1000);
     const v = screenOf(s, 1000, 3000).verdict;
-    expect(v).toMatchObject({ kind: 'stable', label: 'malignant', icon: 'malignant', title: 'MALIGNANT', probability: '78 % ± 4', stale: false });
+    // p(malignant), never the winning class's probability; a 1.0.0 message has no threshold to mark.
+    expect(v).toMatchObject({ kind: 'stable', label: 'malignant', icon: 'malignant', title: 'MALIGNANT', stale: false });
+    expect(v.probability).toMatchObject({ text: 'p(malignant) 78 %', side: null, variationText: 'frame-to-frame variation ± 4 points', scale: { valuePct: 78, thresholdPct: null } });
+    const b = connected();
+    onLesion(b, lesionMessage({ state: 'stable', label: 'benign', seq: 2 }), 1000);
+    expect(screenOf(b, 1000, 3000).verdict.probability?.text).toBe('p(malignant) 14 %');
   });
 
   it('tracking says assessing, indeterminate says uncertain, searching/lost say no lesion', () => {

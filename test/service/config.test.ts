@@ -285,20 +285,7 @@ describe('example configurations validate against the schema', () => {
       expect(r.config.mqtt.password).toBe('pw');
     }
   });
-
-  it('configs/dermstream.example.yaml names every key and validates', async () => {
-    const { configSchema } = await import('../../src/service/config/schema.js');
-    const { leafPaths } = await import('../../src/service/config/keys.js');
-    const text = (await import('node:fs')).readFileSync(path.join(root, 'configs/dermstream.example.yaml'), 'utf8');
-    const doc = parseYaml(text) as Record<string, unknown>;
-    expect(configSchema.safeParse(doc).success).toBe(true);
-    const get = (p: string[]) => p.reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], doc);
-    const optionalWithoutDefault = new Set(['mqtt.username', 'mqtt.password', 'mqtt.passwordFile', 'mqtt.clientId', 'run.maxFrames', 'run.durationS', 'mqtt.tls.servername']);
-    const missing = leafPaths()
-      .map((p) => p.join('.'))
-      .filter((k) => !optionalWithoutDefault.has(k) && !k.startsWith('mqtt.tls.') && get(k.split('.')) === undefined);
-    expect(missing).toEqual([]);
-  });
+  // configs/dermstream.example.yaml: test/service/config_example.test.ts (generated, kept equal).
 });
 
 describe('suggestions', () => {
@@ -340,5 +327,52 @@ describe('runOptionsFrom: config → startRun options', () => {
     expect(o.embedded).toEqual({ host: '127.0.0.1', tcpPort: 1883, wsPort: 9001 });
     // A recorded clip keeps capture's own default: no restarts.
     expect(runOptionsFrom(load({ flags: flags('--source', 'file:/x.avi') }).config).capture.restart).toBeUndefined();
+  });
+});
+
+describe('the operating point: the model’s unless a key overrides it', () => {
+  const shippedManifest = path.resolve(import.meta.dirname, '../../models/default/manifest.json');
+  const modelDir = (manifest: object) => {
+    const d = mkdtempSync(path.join(dir, 'model-'));
+    writeFileSync(path.join(d, 'manifest.json'), JSON.stringify(manifest));
+    return d;
+  };
+
+  it('absent keys: the shipped model’s 0.15 ± 0.03, with the manifest as their source', async () => {
+    const { runOptionsFrom } = await import('../../src/service/config/index.js');
+    const r = load();
+    expect(r.config.pipeline.debounce.malignantThreshold).toBe(0.15);
+    expect(r.config.pipeline.debounce.uncertainMargin).toBe(0.03);
+    expect(r.sources['pipeline.debounce.malignantThreshold']).toEqual({ kind: 'model', file: shippedManifest });
+    expect(runOptionsFrom(r.config, { sources: r.sources }).operatingPoint).toEqual({ threshold: 0.15, margin: 0.03, source: 'model' });
+    expect(printConfig(r.config, { sources: r.sources })).toContain(`malignantThreshold: 0.15 # from model ${shippedManifest}`);
+    expect(printConfig(r.config, { sources: r.sources })).toMatch(/windowSize: 10 # default\n/);
+  });
+
+  it('an explicit key wins and the wire says "config"; the other key stays the model’s', async () => {
+    const { runOptionsFrom } = await import('../../src/service/config/index.js');
+    const r = load({ configPath: file('pipeline:\n  debounce:\n    malignantThreshold: 0.3\n') });
+    expect(r.config.pipeline.debounce).toMatchObject({ malignantThreshold: 0.3, uncertainMargin: 0.03 });
+    expect(r.sources['pipeline.debounce.malignantThreshold']).toMatchObject({ kind: 'file', line: 3 });
+    expect(r.sources['pipeline.debounce.uncertainMargin']).toEqual({ kind: 'model', file: shippedManifest });
+    expect(runOptionsFrom(r.config, { sources: r.sources }).operatingPoint).toEqual({ threshold: 0.3, margin: 0.03, source: 'config' });
+    expect(runOptionsFrom(r.config, { sources: r.sources }).pipeline.debounceParams).toMatchObject({ malignantThreshold: 0.3, uncertainMargin: 0.03 });
+  });
+
+  it('a model that declares none: an error naming both fixes, unless both keys are set', () => {
+    const d = modelDir({ name: 'old-model' });
+    const e = fails({ flags: flags('--model', d) });
+    const p = problem(e, 'pipeline.debounce.malignantThreshold');
+    expect(p.message).toMatch(/the model declares no operating point .*manifest\.json has no operatingPoint/);
+    expect(p.allowed).toMatch(/set pipeline\.debounce\.malignantThreshold and pipeline\.debounce\.uncertainMargin .* or re-ship the model with `dermstream quantize --calibrate/);
+    const ok = load({ flags: flags('--model', d, '--set', 'pipeline.debounce.malignantThreshold=0.2', '--set', 'pipeline.debounce.uncertainMargin=0.02') });
+    expect(ok.config.pipeline.debounce).toMatchObject({ malignantThreshold: 0.2, uncertainMargin: 0.02 });
+  });
+
+  it('a malformed operating point in the manifest, or a margin that leaves (0, 1), is refused', () => {
+    const d = modelDir({ operatingPoint: { threshold: 1.5, margin: 0.03, sensitivity: 0.7, specificity: 0.5, fittedOn: 'x' } });
+    expect(problem(fails({ flags: flags('--model', d) }), 'pipeline.debounce.malignantThreshold').message).toMatch(/bad threshold 1\.5/);
+    const m = problem(fails({ flags: flags('--set', 'pipeline.debounce.uncertainMargin=0.2') }), 'pipeline.debounce.uncertainMargin');
+    expect(m.message).toMatch(/threshold 0\.15 ± 0\.2 leaves \(0, 1\)/);
   });
 });

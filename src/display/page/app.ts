@@ -7,11 +7,14 @@
  * aedes broker speaks nothing else). Everything received is checked for the fields it uses before it is used; a
  * malformed payload is counted and ignored, never drawn.
  */
-import type { LesionMessage, SnapshotMessage, StatusMessage } from '../../publish/wire_message.js';
+import type { SnapshotMessage, StatusMessage } from '../../publish/wire_message.js';
+import { BODY_SITES } from '../../types/body_sites.js';
 import { resolveConfig, type DisplayConfig, type ServedConfig } from './config.js';
-import { initialState, onBroker, onLesion, onSnapshot, onStatus, overlaySource, type DisplayState } from './display_state.js';
+import type { LesionMessageView as LesionMessage } from './contract.js';
+import { initialState, onBroker, onLesion, onSessionCommand, onSnapshot, onStatus, overlaySource, type DisplayState } from './display_state.js';
 import { boxToCanvas, fitContain, OVERLAY, polygonToCanvas, type Rect } from './overlay.js';
-import { screenOf, type ScreenView } from './view_model.js';
+import { asSessionCommand, sessionSetCommand, sessionSetTopic } from './session_command.js';
+import { BODY_SITE_SHORT, screenOf, type HistoryItemView, type ScreenView } from './view_model.js';
 
 interface MqttClientLike {
   on(event: 'connect', cb: () => void): void;
@@ -19,6 +22,7 @@ interface MqttClientLike {
   on(event: 'error', cb: (err: Error) => void): void;
   on(event: 'message', cb: (topic: string, payload: Uint8Array) => void): void;
   subscribe(topics: string[], opts: { qos: 0 | 1 }, cb?: (err: Error | null) => void): void;
+  publish(topic: string, payload: string, opts: { qos: 1; retain: boolean }, cb?: (err?: Error) => void): void;
 }
 interface MqttModule {
   connect(url: string, opts: Record<string, unknown>): MqttClientLike;
@@ -36,9 +40,30 @@ export function asStatus(v: unknown): StatusMessage | null {
   return v as unknown as StatusMessage;
 }
 
+const isProbs = (p: unknown) => isObj(p) && isNum(p.benign) && isNum(p.malignant);
+const isLabelOrNull = (l: unknown) => l === null || l === 'benign' || l === 'malignant';
+
+/** The 1.1.0 fields, when present: an episode summary that cannot be shown is a malformed message. */
+function has11Fields(v: Record<string, unknown>): boolean {
+  if (v.episodeId !== undefined && v.episodeId !== null && typeof v.episodeId !== 'string') return false;
+  const op = isObj(v.model) ? v.model.operatingPoint : undefined;
+  if (op !== undefined && !(isObj(op) && isNum(op.threshold) && isNum(op.margin) && op.threshold > 0 && op.threshold < 1)) return false;
+  const ses = v.session;
+  if (ses !== undefined && !(isObj(ses) && (ses.patientRef === null || typeof ses.patientRef === 'string') && (ses.bodySite === null || (isObj(ses.bodySite) && typeof ses.bodySite.code === 'string')))) return false;
+  const e = v.episode;
+  if (v.state === 'ended') {
+    if (!isObj(e) || typeof e.id !== 'string' || typeof e.endedAt !== 'string' || !isNum(e.durationMs) || !isLabelOrNull(e.verdict)) return false;
+    if (e.meanProbabilities !== null && !isProbs(e.meanProbabilities)) return false;
+    if (e.spread !== null && e.spread !== undefined && !isProbs(e.spread)) return false;
+    if (e.bestFrameSeq !== null && !isNum(e.bestFrameSeq)) return false;
+  }
+  return true;
+}
+
 export function asLesion(v: unknown): LesionMessage | null {
   if (!isObj(v) || typeof v.deviceId !== 'string' || typeof v.sessionId !== 'string' || !isNum(v.seq)) return null;
-  if (!['searching', 'tracking', 'stable', 'indeterminate', 'lost'].includes(v.state as string)) return null;
+  if (!['searching', 'tracking', 'stable', 'indeterminate', 'lost', 'ended'].includes(v.state as string)) return null;
+  if (!has11Fields(v)) return null;
   const f = v.frame;
   if (!isObj(f) || !isNum(f.seq) || !isNum(f.width) || !isNum(f.height) || !isNum(f.capturedAtMs)) return null;
   if (!Array.isArray(v.contours) || !v.contours.every((c) => isObj(c) && Array.isArray(c.normalized) && c.normalized.every(isUnitPoint))) return null;
@@ -84,6 +109,10 @@ class Display {
   private image: { seq: number; session: string; img: HTMLImageElement; ready: boolean } | null = null;
   private dirty = false;
   private lastIcon = '';
+  private lastHistory = '';
+  private client: MqttClientLike | null = null;
+  /** The site chosen in the open form (null = none). */
+  private formSite: string | null = null;
 
   constructor(private readonly cfg: DisplayConfig) {
     this.state = initialState(cfg.deviceId);
@@ -91,7 +120,7 @@ class Display {
 
   start(mqtt: MqttModule): void {
     const dev = this.cfg.deviceId ?? '+';
-    const topics = ['status', 'lesion', 'live', 'snapshot'].map((k) => `${this.cfg.prefix}/${dev}/${k}`);
+    const topics = ['status', 'lesion', 'live', 'snapshot', 'session/set'].map((k) => `${this.cfg.prefix}/${dev}/${k}`);
     const client = mqtt.connect(this.cfg.brokerUrl, {
       protocolVersion: 4,
       clean: true,
@@ -118,6 +147,8 @@ class Display {
       this.touch();
     });
     client.on('message', (topic, payload) => this.onMessage(topic, payload));
+    this.client = client;
+    this.setUpSessionForm();
     // Staleness is a matter of time passing: re-render regularly even without messages.
     setInterval(() => this.touch(), 250);
     window.addEventListener('resize', () => this.touch());
@@ -126,7 +157,7 @@ class Display {
 
   private onMessage(topic: string, payload: Uint8Array): void {
     const rest = topic.slice(this.cfg.prefix.length + 1).split('/');
-    const kind = rest[1];
+    const kind = rest.slice(1).join('/');
     let json: unknown;
     try {
       json = JSON.parse(new TextDecoder().decode(payload));
@@ -149,8 +180,76 @@ class Display {
         onSnapshot(this.state, m, now);
         this.loadImage();
       } else this.state.rejected++;
+    } else if (kind === 'session/set') {
+      // Retained: the context the touch screen (or anyone) last set for this device.
+      const c = asSessionCommand(json);
+      // Only the shown device's (its retained status comes first: it is subscribed first).
+      if (c && this.state.deviceId !== null && rest[0] === this.state.deviceId) onSessionCommand(this.state, c);
+      else if (!c) this.state.rejected++;
     }
     this.touch();
+  }
+
+  // ----------------------------------------------------------------------------------- examination context form
+
+  private setUpSessionForm(): void {
+    const dialog = $('session-dialog') as HTMLDialogElement;
+    const buttons = $('site-buttons');
+    buttons.replaceChildren(
+      ...BODY_SITES.map((site) => {
+        const b = document.createElement('button');
+        b.type = 'button';
+        b.setAttribute('role', 'radio');
+        b.dataset.code = site.code;
+        b.title = `${site.display} (SNOMED CT ${site.code})`;
+        b.textContent = BODY_SITE_SHORT[site.code] ?? site.display;
+        b.addEventListener('click', () => this.chooseSite(this.formSite === site.code ? null : site.code));
+        return b;
+      }),
+    );
+    $('session-bar').addEventListener('click', () => {
+      const cur = screenOf(this.state, Date.now(), this.cfg.staleAfterMs).session;
+      ($('patient-ref') as HTMLInputElement).value = cur.patientRef ?? '';
+      this.chooseSite(cur.bodySiteCode);
+      $('session-error').hidden = true;
+      dialog.showModal();
+    });
+    $('session-cancel').addEventListener('click', () => dialog.close());
+    $('session-clear').addEventListener('click', () => {
+      ($('patient-ref') as HTMLInputElement).value = '';
+      this.chooseSite(null);
+    });
+    $('session-form').addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      this.applySession(($('patient-ref') as HTMLInputElement).value, this.formSite, dialog);
+    });
+  }
+
+  private chooseSite(code: string | null): void {
+    this.formSite = code;
+    for (const b of Array.from($('site-buttons').children) as HTMLElement[]) b.setAttribute('aria-checked', String(b.dataset.code === code));
+  }
+
+  private applySession(patientRef: string, site: string | null, dialog: HTMLDialogElement): void {
+    const err = $('session-error');
+    const r = sessionSetCommand(patientRef, site);
+    const device = this.state.deviceId;
+    if (!r.ok || !device || !this.client) {
+      err.hidden = false;
+      err.textContent = !r.ok ? r.error : 'No device to send it to yet';
+      return;
+    }
+    // Retained, QoS 1: the device applies it now and on its next start; the form reads it back from the broker.
+    this.client.publish(sessionSetTopic(this.cfg.prefix, device), JSON.stringify(r.command), { qos: 1, retain: true }, (e) => {
+      if (e) {
+        err.hidden = false;
+        err.textContent = `Not sent: ${e.message}`;
+        return;
+      }
+      onSessionCommand(this.state, r.command);
+      dialog.close();
+      this.touch();
+    });
   }
 
   private loadImage(): void {
@@ -198,8 +297,7 @@ class Display {
       this.lastIcon = v.icon;
     }
     setText('verdict-title', v.title);
-    setText('verdict-probability', v.probability ?? '');
-    $('verdict-probability').hidden = v.probability === null;
+    this.renderProbability(v.probability);
     setText('verdict-detail', v.detail);
     setText('verdict-stale', v.staleText ?? '');
     $('verdict-stale').hidden = v.staleText === null;
@@ -209,7 +307,66 @@ class Display {
     setText('stat-device', view.stats.device);
     setText('stat-model', view.stats.model);
     setText('stat-link', view.stats.link);
+    setText('session-text', view.session.text);
+    $('session-bar').dataset.pending = String(view.session.pending);
+    ($('session-bar') as HTMLButtonElement).disabled = !view.session.canSet;
+    this.renderHistory(view.history);
     this.draw(v.kind === 'withdrawn');
+  }
+
+  private renderProbability(p: ScreenView['verdict']['probability']): void {
+    const box = $('verdict-probability');
+    box.hidden = p === null;
+    if (!p) return;
+    box.dataset.side = p.side ?? '';
+    box.dataset.near = String(p.nearThreshold);
+    setText('p-text', p.text);
+    setText('p-side', p.sideText);
+    setText('p-variation', p.variationText ?? '');
+    $('p-variation').hidden = p.variationText === null;
+    // CSSOM, not style attributes: the page's CSP allows no inline styles.
+    $('scale-needle').style.left = `${p.scale.valuePct}%`;
+    const t = $('scale-threshold');
+    t.hidden = p.scale.thresholdPct === null;
+    if (p.scale.thresholdPct !== null) t.style.left = `${p.scale.thresholdPct}%`;
+    const band = $('scale-band');
+    band.hidden = p.scale.band === null;
+    if (p.scale.band) {
+      band.style.left = `${p.scale.band.fromPct}%`;
+      band.style.width = `${p.scale.band.toPct - p.scale.band.fromPct}%`;
+    }
+  }
+
+  private renderHistory(items: HistoryItemView[]): void {
+    const key = JSON.stringify(items.map((i) => [i.id, i.thumbnail?.length ?? 0, i.site]));
+    if (key === this.lastHistory) return;
+    this.lastHistory = key;
+    const li = items.map((i) => {
+      const e = document.createElement('li');
+      e.dataset.episode = i.id;
+      e.dataset.label = i.label ?? '';
+      let thumb: HTMLElement;
+      if (i.thumbnail) {
+        const img = document.createElement('img');
+        img.alt = 'best frame';
+        img.src = `data:image/jpeg;base64,${i.thumbnail}`;
+        thumb = img;
+      } else {
+        thumb = document.createElement('div');
+        thumb.className = 'no-thumb';
+      }
+      const line = (cls: string, text: string | null) => {
+        const d = document.createElement('div');
+        d.className = cls;
+        d.textContent = text ?? '';
+        return d;
+      };
+      e.append(thumb, line('h-verdict', i.verdictText), line('h-p', i.probabilityText ?? '—'), line('h-side', i.sideText ?? ''), line('h-time', `${i.time}${i.site ? ` · ${i.site}` : ''}`));
+      e.title = [i.verdictText, i.probabilityText, i.sideText, i.time, i.site].filter(Boolean).join(' · ');
+      return e;
+    });
+    $('history-list').replaceChildren(...li);
+    $('history-empty').hidden = items.length > 0;
   }
 
   private draw(withdrawn: boolean): void {

@@ -10,9 +10,11 @@ export type ConfigSource =
   | { kind: 'default' }
   | { kind: 'file'; file: string; line?: number; col?: number }
   | { kind: 'env'; name: string }
-  | { kind: 'flag'; flag: string };
+  | { kind: 'flag'; flag: string }
+  /** Taken from the model folder's manifest (the operating point). */
+  | { kind: 'model'; file: string };
 
-/** `config.yaml:7`, `env DERMSTREAM_MQTT__PASSWORD`, `flag --fps`, `default`. */
+/** `config.yaml:7`, `env DERMSTREAM_MQTT__PASSWORD`, `flag --fps`, `model …/manifest.json`, `default`. */
 export function describeSource(s: ConfigSource | undefined): string {
   if (!s) return 'default';
   switch (s.kind) {
@@ -24,6 +26,8 @@ export function describeSource(s: ConfigSource | undefined): string {
       return `env ${s.name}`;
     case 'flag':
       return `flag ${s.flag}`;
+    case 'model':
+      return `model ${s.file}`;
   }
 }
 

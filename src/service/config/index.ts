@@ -10,3 +10,4 @@ export { printConfig, maskSecrets } from './print.js';
 export { configSchema, SECRET_KEYS, LOG_LEVELS, BACKENDS, type DermstreamConfig, type ConfigInput } from './schema.js';
 export { levenshtein, closest } from './suggest.js';
 export { runOptionsFrom } from './run_options.js';
+export { resolveOperatingPoint, operatingPointInForce, THRESHOLD_KEY, MARGIN_KEY, type OperatingPointInForce } from './operating_point.js';

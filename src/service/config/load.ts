@@ -16,6 +16,7 @@ import { issueToProblems } from './issues.js';
 import { checkRules } from './rules.js';
 import { readSecret } from './secrets.js';
 import { leafPaths } from './keys.js';
+import { MARGIN_KEY, resolveOperatingPoint, THRESHOLD_KEY } from './operating_point.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/dermstream/config.yaml';
 export const DEFAULT_STATE_DIR = '/var/lib/dermstream';
@@ -138,6 +139,23 @@ export function loadConfig(opts: LoadConfigOptions = {}): LoadedConfig {
   const deviceId = c.deviceId ?? deviceIdFromHostname(opts.hostname ?? os.hostname());
   const source = c.source ?? defaultDemoSource();
   const modelPath = c.model.path !== undefined ? path.resolve(cwd, c.model.path) : path.join(packageRoot(), DEFAULT_MODEL_RELATIVE_PATH);
+  // The operating point: the model's unless the configuration sets it (operating_point.ts says why).
+  const op = resolveOperatingPoint(c.pipeline.debounce, modelPath);
+  if (op.problems.length > 0) throw new ConfigError(op.problems);
+  const { malignantThreshold: _t, uncertainMargin: _m, ...debounce } = c.pipeline.debounce;
+  c.pipeline.debounce = { ...debounce, malignantThreshold: op.threshold, uncertainMargin: op.margin };
+  for (const [k, src] of op.fromModel) sources.set(k, src);
+  if (op.threshold !== undefined && op.margin !== undefined && !(op.threshold - op.margin > 0 && op.threshold + op.margin < 1)) {
+    throw new ConfigError([
+      {
+        path: MARGIN_KEY,
+        value: String(op.margin),
+        source: sourceOf(MARGIN_KEY) ?? op.fromModel.get(MARGIN_KEY),
+        message: `threshold ${op.threshold} ± ${op.margin} leaves (0, 1): no frame could vote one side`,
+        allowed: `a margin below ${Math.min(op.threshold, 1 - op.threshold).toFixed(3)} for ${THRESHOLD_KEY} = ${op.threshold}`,
+      },
+    ]);
+  }
   let stateDir: string;
   if (c.outbox.stateDir !== undefined) {
     stateDir = path.resolve(cwd, c.outbox.stateDir);

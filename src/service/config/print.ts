@@ -18,7 +18,7 @@ export function maskSecrets(config: DermstreamConfig): DermstreamConfig {
 }
 
 export interface PrintOptions {
-  /** Add `# from …` comments to values that did not come from the defaults. */
+  /** Comment every value with its origin: `# default`, or `# from <file:line | env X | flag --x | model …/manifest.json>`. */
   sources?: Record<string, ConfigSource>;
 }
 
@@ -32,7 +32,7 @@ export function printConfig(config: DermstreamConfig, opts: PrintOptions = {}): 
         const p = [...prefix, String(pair.key.value)];
         const src = opts.sources![p.join('.')];
         const value = pair.value as Node | null;
-        if (src && src.kind !== 'default' && value && !isMap(value)) value.comment = ` from ${describeSource(src)}`;
+        if (src && value && !isMap(value)) value.comment = src.kind === 'default' ? ' default' : ` from ${describeSource(src)}`;
         annotate(value, p);
       }
     };

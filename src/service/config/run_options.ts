@@ -6,6 +6,8 @@ import { parseSource } from '../../capture/source_spec.js';
 import type { RunOptions } from '../run.js';
 import type { MqttTlsSettings } from '../../publish/connect_options.js';
 import type { DermstreamConfig } from './schema.js';
+import type { ConfigSource } from './errors.js';
+import { operatingPointInForce } from './operating_point.js';
 
 /** mqtt.tls.* → the options builder's TLS settings (all of them: the key passphrase was once dropped here). */
 export function mqttTlsSettings(t: DermstreamConfig['mqtt']['tls']): MqttTlsSettings {
@@ -20,7 +22,8 @@ export function mqttTlsSettings(t: DermstreamConfig['mqtt']['tls']): MqttTlsSett
   };
 }
 
-export function runOptionsFrom(c: DermstreamConfig, extra: { summary?: boolean } = {}): RunOptions {
+/** `sources` (from loadConfig) tells the wire whether the operating point is the model's or the configuration's. */
+export function runOptionsFrom(c: DermstreamConfig, extra: { summary?: boolean; sources?: Record<string, ConfigSource> } = {}): RunOptions {
   const live = ['v4l2', 'test', 'gst'].includes(parseSource(c.source).kind);
   const m = c.mqtt;
   return {
@@ -39,6 +42,7 @@ export function runOptionsFrom(c: DermstreamConfig, extra: { summary?: boolean }
       ...(live && { restart: { initialMs: c.capture.backoff.initialMs, maxMs: c.capture.backoff.maxMs } }),
     },
     modelDir: c.model.path,
+    ...(extra.sources && { operatingPoint: operatingPointInForce(c.pipeline.debounce, extra.sources) }),
     backend: c.model.backend,
     modelTrust: { trustedKeys: c.model.trustedKeys, requireSignature: c.model.requireSignature },
     pipeline: {

@@ -90,10 +90,10 @@ export const pipelineSchema = z.strictObject({
       lostAfterMs: int(1, 3_600_000, 'a track is lost after this long unseen (ms)').default(d.lostAfterMs),
       maxConsecutiveMisses: int(1, 100_000, 'a track is lost after this many misses in a row').default(d.maxConsecutiveMisses),
       boxAlpha: fraction('EMA weight of the newest box (1 = no smoothing)').default(d.boxAlpha),
-      // The operating point of the shipped model (calibrated probabilities, 18 % malignant in training):
-      // on its validation split p ≥ 0.15 flags 76 % of melanomas (SE 0.76, SP 0.55); 0.5 would flag 8 %.
-      malignantThreshold: z.number().gt(0).lt(1).describe('p(malignant) at which a frame votes malignant: above 0, below 1').default(0.15),
-      uncertainMargin: z.number().min(0).lt(0.5).describe('margin around the threshold voting "uncertain": 0 up to (not including) 0.5').default(0.03),
+      // No default: the operating point belongs to the model (its manifest's operatingPoint, fitted to its
+      // calibration: 0.15 ± 0.03 for the shipped model, where 0.5 would flag 8 % of melanomas). Set only to override.
+      malignantThreshold: z.number().gt(0).lt(1).describe("p(malignant) at which a frame votes malignant, above 0 and below 1; default: the model's operating point").optional(),
+      uncertainMargin: z.number().min(0).lt(0.5).describe('margin around the threshold voting "uncertain", 0 up to (not including) 0.5; default: the model\'s').optional(),
     })
     .prefault({}),
   // Episodes (the examination of one lesion; see src/pipeline/debounce.md, "Episodes").

@@ -1,0 +1,46 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { measureOperatingPoint, parseOperatingPoint, readOperatingPoint, sensitivitySpecificity, thresholdForSensitivity } from '../../src/model/operating_point.js';
+
+// 4 melanomas (scores 0.9, 0.4, 0.2, 0.1) among 10 images.
+const scores = [0.9, 0.4, 0.2, 0.1, 0.8, 0.3, 0.25, 0.05, 0.02, 0.01];
+const labels = [1, 1, 1, 1, 0, 0, 0, 0, 0, 0];
+
+describe('operating point', () => {
+  it('SE and SP of score ≥ threshold', () => {
+    expect(sensitivitySpecificity(scores, labels, 0.2)).toEqual({ sensitivity: 3 / 4, specificity: 3 / 6 });
+    expect(sensitivitySpecificity(scores, labels, 0.5)).toEqual({ sensitivity: 1 / 4, specificity: 5 / 6 });
+  });
+
+  it('takes the highest 0.01-grid threshold that reaches the target sensitivity', () => {
+    expect(thresholdForSensitivity(scores, labels, 0.75)).toBe(0.2);
+    expect(thresholdForSensitivity(scores, labels, 1)).toBe(0.1);
+    expect(thresholdForSensitivity(scores, labels, 0.25)).toBe(0.9);
+    expect(() => thresholdForSensitivity(scores, labels.map(() => 0), 0.75)).toThrow(/no malignant example/);
+  });
+
+  it('measures and validates', () => {
+    expect(measureOperatingPoint(scores, labels, 0.2, 0.03, 'ten images')).toEqual({ threshold: 0.2, margin: 0.03, sensitivity: 0.75, specificity: 3 / 6, fittedOn: 'ten images' });
+    expect(() => parseOperatingPoint({ threshold: 1.2, margin: 0.6, sensitivity: 0.5, specificity: 0.5, fittedOn: 'x' }, 'm.json')).toThrow(/m\.json: operatingPoint has a bad threshold 1\.2 .*, margin 0\.6[\s\S]*fix: re-ship the model/);
+    expect(() => parseOperatingPoint('0.15', 'm.json')).toThrow(/not an object/);
+  });
+
+  it('reads the shipped model’s: 0.15 ± 0.03, SE 0.76 / SP 0.55 on its validation split', () => {
+    const op = readOperatingPoint(resolve(import.meta.dirname, '../../models/default'))!;
+    expect(op.threshold).toBe(0.15);
+    expect(op.margin).toBe(0.03);
+    expect(op.sensitivity).toBeCloseTo(28 / 37, 6);
+    expect(op.specificity).toBeCloseTo(89 / 163, 6);
+  });
+
+  it('null for a folder without a manifest or a manifest without one; an error for a malformed one', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'op-'));
+    expect(readOperatingPoint(dir)).toBeNull();
+    writeFileSync(join(dir, 'manifest.json'), '{"name":"old"}');
+    expect(readOperatingPoint(dir)).toBeNull();
+    writeFileSync(join(dir, 'manifest.json'), '{"operatingPoint":{"threshold":"0.15"}}');
+    expect(() => readOperatingPoint(dir)).toThrow(/bad threshold "0\.15"/);
+  });
+});
