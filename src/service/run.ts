@@ -95,12 +95,14 @@ export async function startRun(opts: RunOptions, log: Logger, hooks: RunHooks = 
   // over four lines at INFO on every start): a debug detail, not news.
   for (const skipped of inference.backendSkipped ?? []) log.debug?.({ skipped }, `backend not available: ${skipped}`);
   log.info({ model: inference.identity, signature: inference.signature }, `model ${inference.identity.name} ${inference.identity.version} loaded on ${inference.identity.backend}`);
-  if (inference.signature.status !== 'verified') {
-    log.warn(
+  if (inference.signature.status === 'unsigned') {
+    log.warn({ signature: inference.signature, modelDir: opts.modelDir }, 'model: manifest is not signed; its integrity rests on its own hashes (set model.requireSignature and model.trustedKeys)');
+  } else if (inference.signature.status !== 'verified') {
+    // The signature checks against its own key, but no trusted key vouches for it. With requireSignature off that is
+    // the operator's choice (the demo runs the development-signed model this way); said once, not as a warning.
+    log.info(
       { signature: inference.signature, modelDir: opts.modelDir },
-      inference.signature.status === 'unsigned'
-        ? 'model: manifest is not signed; its integrity rests on its own hashes (set model.requireSignature and model.trustedKeys)'
-        : `model: signed by key ${inference.signature.keyId}, which is not in model.trustedKeys; loaded because model.requireSignature is off`,
+      `model: signed by key ${inference.signature.keyId}, which is not in model.trustedKeys; loaded because model.requireSignature is off`,
     );
   }
 
