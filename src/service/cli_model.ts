@@ -11,6 +11,8 @@ import { LesionNet } from '../model/network.js';
 import { fitPlatt } from '../model/calibration.js';
 import type { QuantDtype } from '../model/quantize.js';
 import { defaultModelDir } from './paths.js';
+import { foldSplit } from '../model/folds.js';
+import { readFoldFile } from '../model/fold_file.js';
 
 function folderBytes(dir: string): number {
   return readdirSync(dir).reduce((a, f) => a + statSync(join(dir, f)).size, 0);
@@ -143,6 +145,9 @@ export function registerTrain(program: Command): void {
     .option('--checkpoint-minutes <n>', 'periodic checkpoint interval', parseFloat, 10)
     .option('--limit <n>', 'use only the first N training images (smoke runs)', (v) => parseInt(v, 10))
     .option('--workers <n>', 'data-parallel replicas (threads); 2 uses both cores of a 2-core CPU', (v) => parseInt(v, 10), 1)
+    .option('--folds <file>', 'train on a cross-validation fold file (dermstream folds) instead of the seeded split; with --fold')
+    .option('--fold <n>', 'the fold (1-based) held out for validation; the others are trained on', (v) => parseInt(v, 10))
+    .option('--malignant-fraction <x>', 'class-balanced sampling: share of each batch drawn from malignant images (e.g. 0.5)', parseFloat)
     .option('--backend <name>', 'auto | tensorflow | wasm | cpu', 'auto')
     .action(async (o) => {
       const backend = await selectBackend(o.backend as BackendPreference);
@@ -150,6 +155,8 @@ export function registerTrain(program: Command): void {
       log(`backend: ${backend.name} (${backend.provider})${backend.skipped.length ? `; skipped: ${backend.skipped.join('; ')}` : ''}`);
       const config = loadModelConfig(o.config);
       const command = `dermstream ${process.argv.slice(2).join(' ')}`;
+      if ((o.folds === undefined) !== (o.fold === undefined)) throw new Error('--folds and --fold go together: --folds data-splits/isic2017-train-5fold.json --fold 1');
+      const split = o.folds ? { ...foldSplit(readFoldFile(o.folds).folds, o.fold - 1), name: `fold ${o.fold} of ${o.folds}` } : undefined;
       let lastDraw = 0;
       const tty = process.stderr.isTTY;
       const { best, outDir } = await train({
@@ -167,6 +174,8 @@ export function registerTrain(program: Command): void {
         limit: o.limit,
         workers: o.workers,
         backend: o.backend,
+        split,
+        malignantFraction: o.malignantFraction,
         command,
         log,
         progress: tty
