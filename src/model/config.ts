@@ -69,6 +69,15 @@ export const ModelConfigSchema = z
         nmsIoU: z.number().min(0).max(1),
         maxDetections: z.number().int().min(1).max(100),
         maskThreshold: z.number().min(0).max(1),
+        /** Coarse-to-fine: re-run the network on a crop around each detection (see refine.ts). */
+        refine: z
+          .object({
+            enabled: z.boolean(),
+            margin: z.number().min(0).max(2).default(0.25),
+            classify: z.enum(['coarse', 'crop', 'mean']).default('coarse'),
+          })
+          .strict()
+          .optional(),
       })
       .strict(),
     classes: z.tuple([z.literal('benign'), z.literal('malignant')]),

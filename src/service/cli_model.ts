@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { selectBackend, type BackendPreference } from '../model/backend.js';
-import { loadModelConfig, parseModelConfig } from '../model/config.js';
+import { loadModelConfig, parseModelConfig, type ModelConfig } from '../model/config.js';
 import { train } from '../model/train.js';
 import { writeFileSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -18,10 +18,10 @@ function folderBytes(dir: string): number {
   return readdirSync(dir).reduce((a, f) => a + statSync(join(dir, f)).size, 0);
 }
 
-async function runEval(modelDir: string, data: string, ids: string | undefined, backend: BackendPreference, inputSize?: number, detection?: Record<string, number>, calibration?: { a: number; b: number; fittedOn?: string }): Promise<EvalReport> {
+async function runEval(modelDir: string, data: string, ids: string | undefined, backend: BackendPreference, inputSize?: number, detection?: Partial<ModelConfig['detection']>, calibration?: { a: number; b: number; fittedOn?: string }, fold?: number): Promise<EvalReport> {
   const model = await LesionModel.load(modelDir, backend, inputSize, detection, calibration);
   try {
-    const rows = selectRows(data, ids);
+    const rows = selectRows(data, ids, fold);
     let last = 0;
     const report = await evaluate(model, data, rows, (d, n) => {
       if (process.stderr.isTTY && Date.now() - last > 200) {
@@ -42,12 +42,18 @@ export function registerEval(program: Command): void {
     .description('score a model on an ISIC-layout folder: segmentation JA/DI/AC/SE/SP and malignant AUC/AP/AC/SE/SP')
     .requiredOption('--data <dir>', 'folder with images/, masks/ (optional) and labels.csv')
     .option('--model <dir>', 'model folder', defaultModelDir())
-    .option('--ids <file>', 'score only these image ids (JSON array, or split.json from training: its "val" list)')
+    .option('--ids <file>', 'score only these image ids (JSON array, or split.json from training: its "val" list, or a fold file with --fold)')
+    .option('--fold <n>', 'with a fold file as --ids: score this fold (1-based)', (v) => parseInt(v, 10))
     .option('--json <file>', 'also write the report as JSON')
     .option('--input-size <n>', 'run the same weights at another input size (multiple of 32)', (v) => parseInt(v, 10))
     .option('--backend <name>', 'auto | tensorflow | wasm | cpu', 'auto')
+    .option('--refine <margin>', 'coarse-to-fine: re-run the network on a crop around each detection with this margin (e.g. 0.25)', parseFloat)
+    .option('--refine-classify <which>', 'with --refine, the malignant score: coarse | crop | mean', 'coarse')
+    .option('--no-refine', 'turn off a refinement the model enables')
     .action(async (o) => {
-      const report = await runEval(o.model, o.data, o.ids, o.backend, o.inputSize);
+      if (o.refineClassify && !['coarse', 'crop', 'mean'].includes(o.refineClassify)) throw new Error(`--refine-classify must be coarse, crop or mean, not ${o.refineClassify}`);
+      const refine = typeof o.refine === 'number' ? { enabled: true, margin: o.refine, classify: o.refineClassify } : o.refine === false ? { enabled: false, margin: 0, classify: 'coarse' as const } : undefined;
+      const report = await runEval(o.model, o.data, o.ids, o.backend, o.inputSize, refine ? { refine } : undefined, undefined, o.fold);
       console.log(formatReport(report));
       if (o.json) {
         mkdirSync(dirname(o.json), { recursive: true });
