@@ -18,7 +18,7 @@ function folderBytes(dir: string): number {
   return readdirSync(dir).reduce((a, f) => a + statSync(join(dir, f)).size, 0);
 }
 
-async function runEval(modelDir: string, data: string, ids: string | undefined, backend: BackendPreference, inputSize?: number, detection?: Partial<ModelConfig['detection']>, calibration?: { a: number; b: number; fittedOn?: string }, fold?: number): Promise<EvalReport> {
+export async function runEval(modelDir: string, data: string, ids: string | undefined, backend: BackendPreference, inputSize?: number, detection?: Partial<ModelConfig['detection']>, calibration?: { a: number; b: number; fittedOn?: string }, fold?: number): Promise<EvalReport> {
   const model = await LesionModel.load(modelDir, backend, inputSize, detection, calibration);
   try {
     const rows = selectRows(data, ids, fold);
