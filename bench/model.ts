@@ -3,7 +3,9 @@
  * median ms/frame over ≥ 20 runs after warm-up, frames/s, achieved GFLOP/s, and the backend's GFLOP/s
  * on one large 3×3 convolution as the ceiling. Prints a table and writes bench/results/model.{json,md}.
  *
- *   npm run build && node dist/bench/model.js [--configs edge,paper] [--runs 20] [--backend wasm]
+ *   npm run build && node dist/bench/model.js [--configs edge,edge-mnv2,paper] [--runs 20] [--backend wasm]
+ *     [--refine 0.25,0.5]  also time coarse-to-fine (shipped model + one crop pass)
+ *     [--name model]       results file name under bench/results/
  */
 import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -17,6 +19,8 @@ import { foldBatchNorms } from '../src/model/layers.js';
 import { letterboxTensor } from '../src/model/letterbox.js';
 import { LesionNet } from '../src/model/network.js';
 import { loadModel } from '../src/model/weights_io.js';
+import { refineDetection } from '../src/model/refine.js';
+import type { Detection } from '../src/types/detection.js';
 import { packageRoot } from '../src/service/paths.js';
 
 function arg(name: string, fallback: string): string {
@@ -90,7 +94,37 @@ function benchNet(net: LesionNet, label: string, weights: string, runs: number):
   };
 }
 
+/**
+ * Coarse-to-fine cost: the full-frame pass plus the crop pass (crop copy, letterbox, detect, paste)
+ * for a fixed 200×160 px lesion box in a 640×480 frame, so the crop pass always runs.
+ */
+function benchRefine(net: LesionNet, margin: number, weights: string, runs: number): Row {
+  const s = net.config.inputSize;
+  const rgb = new Uint8Array(640 * 480 * 3);
+  for (let i = 0; i < rgb.length; i++) rgb[i] = (i * 2654435761) >>> 24;
+  const { input } = letterboxTensor(rgb, 640, 480, s, net.config.channelMeans);
+  const coarse: Detection = { box: [220, 160, 420, 320], score: 1, probabilities: { benign: 0.5, malignant: 0.5 }, mask: { x: 0, y: 0, width: 0, height: 0, data: new Uint8Array(0) } };
+  const opts = { margin, classify: 'coarse' as const };
+  const once = () => {
+    detect(net, input);
+    return refineDetection(net, rgb, 640, 480, coarse, opts, net.config.detection.maskThreshold);
+  };
+  const counted = withFlopCounter(once);
+  for (let i = 0; i < 3; i++) once();
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t = performance.now();
+    once();
+    times.push(performance.now() - t);
+  }
+  input.dispose();
+  const ms = median(times);
+  return { config: `${net.config.name} + refine (margin ${margin})`, weights, inputSize: s, parameters: net.params.count(), gflops: counted.flops / 1e9, msPerFrame: ms, fps: 1000 / ms, achievedGflops: counted.flops / 1e9 / (ms / 1000), detections: 1, runs };
+}
+
 async function main(): Promise<void> {
+  const refineMargins = arg('refine', '').split(',').filter(Boolean).map(Number);
+  const outName = arg('name', 'model');
   const backend = await selectBackend(arg('backend', 'auto') as BackendPreference);
   const runs = Math.max(20, parseInt(arg('runs', '20'), 10));
   const configs = arg('configs', 'edge,paper').split(',');
@@ -106,6 +140,10 @@ async function main(): Promise<void> {
         const cfg: ModelConfig = { ...net.config, inputSize: size };
         const variant = new LesionNet(cfg, net.params);
         rows.push(benchNet(variant, `${net.config.name}${size === net.config.inputSize ? ' (default)' : ` @${size}`}`, `shipped ${manifest.quantization}`, runs));
+        console.error(`done ${rows[rows.length - 1].config}`);
+      }
+      for (const margin of refineMargins) {
+        rows.push(benchRefine(net, margin, `shipped ${manifest.quantization}`, runs));
         console.error(`done ${rows[rows.length - 1].config}`);
       }
       net.dispose();
@@ -131,8 +169,8 @@ async function main(): Promise<void> {
   console.log(md);
   const out = join(packageRoot(), 'bench', 'results');
   mkdirSync(out, { recursive: true });
-  writeFileSync(join(out, 'model.json'), JSON.stringify({ machine, ceilingGflops: ceiling, rows, at: new Date().toISOString() }, null, 2));
-  writeFileSync(join(out, 'model.md'), md);
+  writeFileSync(join(out, `${outName}.json`), JSON.stringify({ machine, ceilingGflops: ceiling, rows, at: new Date().toISOString() }, null, 2));
+  writeFileSync(join(out, `${outName}.md`), md);
 }
 
 main().catch((err: Error) => {

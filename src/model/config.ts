@@ -75,6 +75,7 @@ export const ModelConfigSchema = z
             enabled: z.boolean(),
             margin: z.number().min(0).max(2).default(0.25),
             classify: z.enum(['coarse', 'crop', 'mean']).default('coarse'),
+            mode: z.enum(['box', 'redetect']).default('box'),
           })
           .strict()
           .optional(),

@@ -1,5 +1,6 @@
 import type { Detection } from '../types/detection.js';
-import { detect } from './detect.js';
+import { detect, type RawDetection } from './detect.js';
+import { headsAtBox } from './heads_at_box.js';
 import { letterboxTensor } from './letterbox.js';
 import type { LesionNet } from './network.js';
 import { pasteMask } from './paste_mask.js';
@@ -9,6 +10,12 @@ export interface RefineOptions {
   margin: number;
   /** Which malignant score to report: the full frame's, the crop's, or their mean. */
   classify: 'coarse' | 'crop' | 'mean';
+  /**
+   * 'box': the mask (and class) heads on the coarse box over the crop's features — the box stays,
+   * only the pixels behind it are finer. 'redetect': the whole detector on the crop, its top
+   * detection replacing the coarse one (it can lock onto a part of the lesion: measured worse).
+   */
+  mode?: 'box' | 'redetect';
 }
 
 /** Integer pixel rectangle [x0, y0) – [x1, y1) inside the frame. */
@@ -45,9 +52,8 @@ export function cropRgb(rgb: Uint8Array, width: number, c: Crop): Uint8Array {
 
 /**
  * Coarse-to-fine segmentation: the network re-run on a crop of the frame around the detected lesion,
- * so a lesion that covered a few dozen input pixels now covers most of the input; its mask (and box)
- * is pasted back in frame pixels. The crop's top detection replaces the coarse one; when the crop
- * finds nothing the coarse detection stands. One extra forward pass per detection.
+ * so a lesion that covered a few dozen input pixels now covers most of the input; its mask is pasted
+ * back in frame pixels. One extra backbone pass per detection (see RefineOptions.mode).
  */
 export function refineDetection(net: LesionNet, rgb: Uint8Array, width: number, height: number, coarse: Detection, opts: RefineOptions, maskThreshold: number): Detection {
   const c = refineCrop(coarse.box, width, height, opts.margin);
@@ -56,13 +62,15 @@ export function refineDetection(net: LesionNet, rgb: Uint8Array, width: number, 
   if (cw < 2 || ch < 2) return coarse;
   const s = net.config.inputSize;
   const { input, geometry } = letterboxTensor(cropRgb(rgb, width, c), cw, ch, s, net.config.channelMeans);
-  let raw;
+  let d: RawDetection | undefined;
   try {
-    raw = detect(net, input);
+    if ((opts.mode ?? 'box') === 'box') {
+      const g = geometry.scale;
+      d = headsAtBox(net, input, Float32Array.from([(coarse.box[0] - c.x0) * g, (coarse.box[1] - c.y0) * g, (coarse.box[2] - c.x0) * g, (coarse.box[3] - c.y0) * g]));
+    } else d = detect(net, input)[0];
   } finally {
     input.dispose();
   }
-  const d = raw[0];
   if (!d) return coarse;
   const inv = 1 / geometry.scale;
   const box: [number, number, number, number] = [

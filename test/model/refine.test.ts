@@ -43,6 +43,7 @@ describe('coarse-to-fine inference', () => {
   const root = mkdtempSync(join(tmpdir(), 'dermstream-refine-'));
   let plain: LesionModel;
   let refined: LesionModel;
+  let redetect: LesionModel;
   const w = 317;
   const h = 211;
   const rgb = new Uint8Array(w * h * 3).map((_, i) => (i * 37) % 251);
@@ -52,11 +53,13 @@ describe('coarse-to-fine inference', () => {
     await saveModel(net, root, { version: '0.0.1' });
     net.dispose();
     plain = await LesionModel.load(root, 'wasm');
-    refined = await LesionModel.load(root, 'wasm', undefined, { refine: { enabled: true, margin: 0.25, classify: 'crop' } });
+    refined = await LesionModel.load(root, 'wasm', undefined, { refine: { enabled: true, margin: 0.25, classify: 'crop', mode: 'box' } });
+    redetect = await LesionModel.load(root, 'wasm', undefined, { refine: { enabled: true, margin: 0.25, classify: 'crop', mode: 'redetect' } });
   });
   afterAll(() => {
     plain.dispose();
     refined.dispose();
+    redetect.dispose();
     rmSync(root, { recursive: true, force: true });
   });
 
@@ -75,16 +78,29 @@ describe('coarse-to-fine inference', () => {
     }
   });
 
-  it('runs a second forward pass on the crop: the result differs from the coarse one', () => {
+  it('box mode keeps the coarse box and recomputes the mask from the crop', () => {
     const a = plain.inferRgb(rgb, w, h).detections[0];
     const b = refined.inferRgb(rgb, w, h).detections[0];
+    for (let i = 0; i < 4; i++) expect(b.box[i]).toBeCloseTo(a.box[i], 3);
+    expect(b.score).toBe(a.score);
+    expect(b.probabilities.malignant).not.toBe(a.probabilities.malignant);
+    // Same box, so the pasted mask covers the same frame pixels (its values come from the crop).
+    expect([b.mask.x, b.mask.y, b.mask.width, b.mask.height]).toEqual([a.mask.x, a.mask.y, a.mask.width, a.mask.height]);
+  });
+
+  it('redetect mode replaces the coarse detection with the crop’s own', () => {
+    const a = plain.inferRgb(rgb, w, h).detections[0];
+    const b = redetect.inferRgb(rgb, w, h).detections[0];
     expect(a.box).not.toEqual(b.box);
+    expect(b.mask.x + b.mask.width).toBeLessThanOrEqual(w);
   });
 
   it('frees its tensors: the count after 50 refined inferences equals the count after 1', () => {
     refined.inferRgb(rgb, w, h);
     const after1 = tf.memory().numTensors;
     for (let i = 0; i < 50; i++) refined.inferRgb(rgb, w, h);
+    expect(tf.memory().numTensors).toBe(after1);
+    for (let i = 0; i < 20; i++) redetect.inferRgb(rgb, w, h);
     expect(tf.memory().numTensors).toBe(after1);
   });
 });
