@@ -76,6 +76,7 @@ export const ModelConfigSchema = z
             margin: z.number().min(0).max(2).default(0.25),
             classify: z.enum(['coarse', 'crop', 'mean']).default('coarse'),
             mode: z.enum(['box', 'redetect']).default('box'),
+            flip: z.boolean().default(false),
           })
           .strict()
           .optional(),

@@ -16,6 +16,8 @@ export interface RefineOptions {
    * detection replacing the coarse one (it can lock onto a part of the lesion: measured worse).
    */
   mode?: 'box' | 'redetect';
+  /** Box mode: also run the mirrored crop and average (flip test-time augmentation; a batch of 2). */
+  flip?: boolean;
 }
 
 /** Integer pixel rectangle [x0, y0) – [x1, y1) inside the frame. */
@@ -66,7 +68,7 @@ export function refineDetection(net: LesionNet, rgb: Uint8Array, width: number, 
   try {
     if ((opts.mode ?? 'box') === 'box') {
       const g = geometry.scale;
-      d = headsAtBox(net, input, Float32Array.from([(coarse.box[0] - c.x0) * g, (coarse.box[1] - c.y0) * g, (coarse.box[2] - c.x0) * g, (coarse.box[3] - c.y0) * g]));
+      d = headsAtBox(net, input, Float32Array.from([(coarse.box[0] - c.x0) * g, (coarse.box[1] - c.y0) * g, (coarse.box[2] - c.x0) * g, (coarse.box[3] - c.y0) * g]), opts.flip ?? false);
     } else d = detect(net, input)[0];
   } finally {
     input.dispose();

@@ -96,7 +96,7 @@ export function registerCv(program: Command): void {
           log(`fold ${f}: stopped after ${state.epoch} of ${o.epochs} epochs (time budget); re-run the same command to continue`);
           break;
         }
-        const refine = o.refine !== undefined ? { refine: { enabled: true, margin: o.refine, classify: 'coarse' as const, mode: 'box' as const } } : undefined;
+        const refine = o.refine !== undefined ? { refine: { enabled: true, margin: o.refine, classify: 'coarse' as const, mode: 'box' as const, flip: false } } : undefined;
         const report = await runEval(join(dir, 'best'), o.data, o.folds, o.backend, undefined, refine, undefined, f);
         writeFileSync(evalPath, JSON.stringify(report, null, 2));
         log(`fold ${f}:\n${formatReport(report)}`);

@@ -50,11 +50,12 @@ export function registerEval(program: Command): void {
     .option('--refine <margin>', 'coarse-to-fine: re-run the network on a crop around each detection with this margin (e.g. 0.25)', parseFloat)
     .option('--refine-classify <which>', 'with --refine, the malignant score: coarse | crop | mean', 'coarse')
     .option('--refine-mode <mode>', 'with --refine: box (heads on the coarse box over the crop) | redetect (whole detector on the crop)', 'box')
+    .option('--refine-flip', 'with --refine (box mode): average with the mirrored crop (flip test-time augmentation)', false)
     .option('--no-refine', 'turn off a refinement the model enables')
     .action(async (o) => {
       if (o.refineClassify && !['coarse', 'crop', 'mean'].includes(o.refineClassify)) throw new Error(`--refine-classify must be coarse, crop or mean, not ${o.refineClassify}`);
       if (!['box', 'redetect'].includes(o.refineMode)) throw new Error(`--refine-mode must be box or redetect, not ${o.refineMode}`);
-      const refine = typeof o.refine === 'number' ? { enabled: true, margin: o.refine, classify: o.refineClassify, mode: o.refineMode } : o.refine === false ? { enabled: false, margin: 0, classify: 'coarse' as const, mode: 'box' as const } : undefined;
+      const refine = typeof o.refine === 'number' ? { enabled: true, margin: o.refine, classify: o.refineClassify, mode: o.refineMode, flip: o.refineFlip } : o.refine === false ? { enabled: false, margin: 0, classify: 'coarse' as const, mode: 'box' as const, flip: false } : undefined;
       const report = await runEval(o.model, o.data, o.ids, o.backend, o.inputSize, refine ? { refine } : undefined, undefined, o.fold);
       console.log(formatReport(report));
       if (o.json) {

@@ -44,6 +44,7 @@ describe('coarse-to-fine inference', () => {
   let plain: LesionModel;
   let refined: LesionModel;
   let redetect: LesionModel;
+  let flipped: LesionModel;
   const w = 317;
   const h = 211;
   const rgb = new Uint8Array(w * h * 3).map((_, i) => (i * 37) % 251);
@@ -55,11 +56,13 @@ describe('coarse-to-fine inference', () => {
     plain = await LesionModel.load(root, 'wasm');
     refined = await LesionModel.load(root, 'wasm', undefined, { refine: { enabled: true, margin: 0.25, classify: 'crop', mode: 'box' } });
     redetect = await LesionModel.load(root, 'wasm', undefined, { refine: { enabled: true, margin: 0.25, classify: 'crop', mode: 'redetect' } });
+    flipped = await LesionModel.load(root, 'wasm', undefined, { refine: { enabled: true, margin: 0.25, classify: 'crop', mode: 'box', flip: true } });
   });
   afterAll(() => {
     plain.dispose();
     refined.dispose();
     redetect.dispose();
+    flipped.dispose();
     rmSync(root, { recursive: true, force: true });
   });
 
@@ -88,6 +91,14 @@ describe('coarse-to-fine inference', () => {
     expect([b.mask.x, b.mask.y, b.mask.width, b.mask.height]).toEqual([a.mask.x, a.mask.y, a.mask.width, a.mask.height]);
   });
 
+  it('flip TTA keeps the box and averages in a mirrored pass (a different score from one pass)', () => {
+    const a = refined.inferRgb(rgb, w, h).detections[0];
+    const b = flipped.inferRgb(rgb, w, h).detections[0];
+    for (let i = 0; i < 4; i++) expect(b.box[i]).toBeCloseTo(a.box[i], 3);
+    expect(b.probabilities.malignant).not.toBe(a.probabilities.malignant);
+    expect(b.mask.data.length).toBe(b.mask.width * b.mask.height);
+  });
+
   it('redetect mode replaces the coarse detection with the crop’s own', () => {
     const a = plain.inferRgb(rgb, w, h).detections[0];
     const b = redetect.inferRgb(rgb, w, h).detections[0];
@@ -101,6 +112,8 @@ describe('coarse-to-fine inference', () => {
     for (let i = 0; i < 50; i++) refined.inferRgb(rgb, w, h);
     expect(tf.memory().numTensors).toBe(after1);
     for (let i = 0; i < 20; i++) redetect.inferRgb(rgb, w, h);
+    expect(tf.memory().numTensors).toBe(after1);
+    for (let i = 0; i < 20; i++) flipped.inferRgb(rgb, w, h);
     expect(tf.memory().numTensors).toBe(after1);
   });
 });
