@@ -7,6 +7,11 @@ import { mobileNetV2 } from '../../src/model/mobilenet_v2.js';
 import { LesionNet } from '../../src/model/network.js';
 import { selectBackend } from '../../src/model/backend.js';
 import { nsfwjsMobileNetV2Files } from '../../src/model/nsfwjs_mobilenet.js';
+import { maskBox } from '../../src/model/augment.js';
+import { normalizeLetterboxed } from '../../src/model/letterbox.js';
+import { computeGradients } from '../../src/model/optimizer_step.js';
+import { rng } from '../../src/model/targets.js';
+import { TINY_CONFIG } from './helpers.js';
 
 /** nsfwjs's own layers model, loaded as nsfwjs does (model JSON + decoded shard through an IOHandler). */
 async function kerasModel(): Promise<tf.LayersModel> {
@@ -39,6 +44,29 @@ describe('MobileNetV2 backbone (nsfwjs weights)', () => {
     expect(net.params.has('backbone/block_3_expand/kernel')).toBe(true);
     net.dispose();
   }, 60000);
+
+  it('trains on wasm: finite gradients for every trainable weight, none for the frozen ones', () => {
+    const cfg = { ...TINY_CONFIG, backbone: { type: 'mobilenetv2' as const, trainFromBlock: 3, pretrained: true } };
+    const net = new LesionNet(cfg).declare();
+    const s = cfg.inputSize;
+    const mask = new Uint8Array(s * s);
+    for (let y = 16; y < 44; y++) for (let x = 20; x < 48; x++) mask[y * s + x] = 1;
+    const image = new Uint8Array(s * s * 3).map((_, i) => (mask[Math.floor(i / 3)] ? 90 : 200) + (i % 7));
+    const samples = [0, 1].map((label) => ({ image, mask, box: maskBox(mask, s, s), label: label as 0 | 1 }));
+    const x = normalizeLetterboxed(new Uint8Array([...image, ...image]), 2, s, cfg.channelMeans);
+    const g = computeGradients(net, x, samples, rng(1));
+    const names = net.params.trainableSorted().map(([n]) => n);
+    expect(g.grads.length).toBe(names.length);
+    expect(names).not.toContain('backbone/block_1_expand/kernel');
+    const norm = (n: string) => tf.tidy(() => tf.sum(tf.square(g.grads[names.indexOf(n)])).dataSync()[0]);
+    expect(Number.isFinite(g.parts.total)).toBe(true);
+    expect(norm('backbone/block_3_depthwise/depthwise_kernel')).toBeGreaterThan(0);
+    expect(norm('backbone/Conv_1/kernel')).toBeGreaterThan(0);
+    for (const t of g.grads) expect(Number.isFinite(tf.tidy(() => tf.sum(t).dataSync()[0]))).toBe(true);
+    g.grads.forEach((t) => t.dispose());
+    x.dispose();
+    net.dispose();
+  }, 120000);
 
   it('keeps the stem and blocks before trainFromBlock out of the optimizer', () => {
     const net = new LesionNet({ ...MOBILENET_CONFIG, backbone: { type: 'mobilenetv2', trainFromBlock: 3, pretrained: false } }).declare();
