@@ -4,7 +4,7 @@
  * on one large 3×3 convolution as the ceiling. Prints a table and writes bench/results/model.{json,md}.
  *
  *   npm run build && node dist/bench/model.js [--configs edge,edge-mnv2,paper] [--runs 20] [--backend wasm]
- *     [--refine 0.25,0.5]  also time coarse-to-fine (shipped model + one crop pass)
+ *     [--refine 0.25,0.5f] also time coarse-to-fine (shipped model + one crop pass; f = with flip TTA)
  *     [--name model]       results file name under bench/results/
  */
 import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
@@ -98,13 +98,16 @@ function benchNet(net: LesionNet, label: string, weights: string, runs: number):
  * Coarse-to-fine cost: the full-frame pass plus the crop pass (crop copy, letterbox, detect, paste)
  * for a fixed 200×160 px lesion box in a 640×480 frame, so the crop pass always runs.
  */
-function benchRefine(net: LesionNet, margin: number, weights: string, runs: number): Row {
+function benchRefine(net: LesionNet, spec: string, weights: string, runs: number): Row {
+  // '0.5' = margin 0.5; '0.5f' = margin 0.5 with flip test-time augmentation.
+  const margin = parseFloat(spec);
+  const flip = spec.endsWith('f');
   const s = net.config.inputSize;
   const rgb = new Uint8Array(640 * 480 * 3);
   for (let i = 0; i < rgb.length; i++) rgb[i] = (i * 2654435761) >>> 24;
   const { input } = letterboxTensor(rgb, 640, 480, s, net.config.channelMeans);
   const coarse: Detection = { box: [220, 160, 420, 320], score: 1, probabilities: { benign: 0.5, malignant: 0.5 }, mask: { x: 0, y: 0, width: 0, height: 0, data: new Uint8Array(0) } };
-  const opts = { margin, classify: 'coarse' as const };
+  const opts = { margin, classify: 'coarse' as const, mode: 'box' as const, flip };
   const once = () => {
     detect(net, input);
     return refineDetection(net, rgb, 640, 480, coarse, opts, net.config.detection.maskThreshold);
@@ -119,11 +122,11 @@ function benchRefine(net: LesionNet, margin: number, weights: string, runs: numb
   }
   input.dispose();
   const ms = median(times);
-  return { config: `${net.config.name} + refine (margin ${margin})`, weights, inputSize: s, parameters: net.params.count(), gflops: counted.flops / 1e9, msPerFrame: ms, fps: 1000 / ms, achievedGflops: counted.flops / 1e9 / (ms / 1000), detections: 1, runs };
+  return { config: `${net.config.name} + refine (box, margin ${margin}${flip ? ', flip TTA' : ''})`, weights, inputSize: s, parameters: net.params.count(), gflops: counted.flops / 1e9, msPerFrame: ms, fps: 1000 / ms, achievedGflops: counted.flops / 1e9 / (ms / 1000), detections: 1, runs };
 }
 
 async function main(): Promise<void> {
-  const refineMargins = arg('refine', '').split(',').filter(Boolean).map(Number);
+  const refineMargins = arg('refine', '').split(',').filter(Boolean);
   const outName = arg('name', 'model');
   const backend = await selectBackend(arg('backend', 'auto') as BackendPreference);
   const runs = Math.max(20, parseInt(arg('runs', '20'), 10));

@@ -67,6 +67,7 @@ export function registerCv(program: Command): void {
     .option('--checkpoint-minutes <n>', 'periodic checkpoint interval', parseFloat, 10)
     .option('--refine <margin>', 'evaluate with coarse-to-fine refinement at this margin', parseFloat)
     .option('--backend <name>', 'auto | tensorflow | wasm | cpu', 'auto')
+    .option('--limit <n>', 'smoke run: only the first N training and N held-out images of each fold', (v) => parseInt(v, 10))
     .action(async (o) => {
       await selectBackend(o.backend as BackendPreference);
       const log = (line: string) => console.log(`[${new Date().toISOString()}] ${line}`);
@@ -89,7 +90,11 @@ export function registerCv(program: Command): void {
           log(`time budget used: fold ${f} and later not started; re-run the same command to continue`);
           break;
         }
-        const split = { ...foldSplit(file.folds, f - 1), name: `fold ${f} of ${o.folds}` };
+        const full = foldSplit(file.folds, f - 1);
+        const split = o.limit ? { train: full.train.slice(0, o.limit), val: full.val.slice(0, o.limit), name: `first ${o.limit} of fold ${f} of ${o.folds} (smoke run)` } : { ...full, name: `fold ${f} of ${o.folds}` };
+        const idsFile = join(dir, 'held-out-ids.json');
+        mkdirSync(dir, { recursive: true });
+        writeFileSync(idsFile, JSON.stringify(split.val));
         await train({ dataDir: o.data, config, outDir: dir, epochs: o.epochs, batchSize: o.batch, learningRate: o.lr, valCount: split.val.length, seed: 2017, resume: true, maxMinutes: left, checkpointMinutes: o.checkpointMinutes, workers: o.workers, backend: o.backend, split, malignantFraction: o.malignantFraction, command: `dermstream ${process.argv.slice(2).join(' ')}`, log });
         const state = JSON.parse(readFileSync(join(dir, 'checkpoint', 'state.json'), 'utf8')) as { epoch: number };
         if (state.epoch < o.epochs) {
@@ -97,7 +102,7 @@ export function registerCv(program: Command): void {
           break;
         }
         const refine = o.refine !== undefined ? { refine: { enabled: true, margin: o.refine, classify: 'coarse' as const, mode: 'box' as const, flip: false } } : undefined;
-        const report = await runEval(join(dir, 'best'), o.data, o.folds, o.backend, undefined, refine, undefined, f);
+        const report = await runEval(join(dir, 'best'), o.data, idsFile, o.backend, undefined, refine);
         writeFileSync(evalPath, JSON.stringify(report, null, 2));
         log(`fold ${f}:\n${formatReport(report)}`);
         scores.push(foldScores(f, report));
