@@ -3,7 +3,9 @@
  * median ms/frame over ≥ 20 runs after warm-up, frames/s, achieved GFLOP/s, and the backend's GFLOP/s
  * on one large 3×3 convolution as the ceiling. Prints a table and writes bench/results/model.{json,md}.
  *
- *   npm run build && node dist/bench/model.js [--configs edge,paper] [--runs 20] [--backend wasm]
+ *   npm run build && node dist/bench/model.js [--configs edge,edge-mnv2,paper] [--runs 20] [--backend wasm]
+ *     [--refine 0.25,0.5f] also time coarse-to-fine (shipped model + one crop pass; f = with flip TTA)
+ *     [--name model]       results file name under bench/results/
  */
 import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -17,6 +19,8 @@ import { foldBatchNorms } from '../src/model/layers.js';
 import { letterboxTensor } from '../src/model/letterbox.js';
 import { LesionNet } from '../src/model/network.js';
 import { loadModel } from '../src/model/weights_io.js';
+import { refineDetection } from '../src/model/refine.js';
+import type { Detection } from '../src/types/detection.js';
 import { packageRoot } from '../src/service/paths.js';
 
 function arg(name: string, fallback: string): string {
@@ -90,7 +94,47 @@ function benchNet(net: LesionNet, label: string, weights: string, runs: number):
   };
 }
 
+/**
+ * Coarse-to-fine cost: the full-frame pass plus the crop pass (crop copy, letterbox, detect, paste)
+ * for a fixed 200×160 px lesion box in a 640×480 frame, so the crop pass always runs.
+ */
+function benchRefine(net: LesionNet, spec: string, weights: string, runs: number): Row {
+  // '0.5' = margin 0.5; '0.5f' = margin 0.5 with flip test-time augmentation.
+  const margin = parseFloat(spec);
+  const flip = spec.endsWith('f');
+  const s = net.config.inputSize;
+  const rgb = new Uint8Array(640 * 480 * 3);
+  for (let i = 0; i < rgb.length; i++) rgb[i] = (i * 2654435761) >>> 24;
+  const { input } = letterboxTensor(rgb, 640, 480, s, net.config.channelMeans);
+  const coarse: Detection = { box: [220, 160, 420, 320], score: 1, probabilities: { benign: 0.5, malignant: 0.5 }, mask: { x: 0, y: 0, width: 0, height: 0, data: new Uint8Array(0) } };
+  const opts = { margin, classify: 'coarse' as const, mode: 'box' as const, flip };
+  const once = () => {
+    detect(net, input);
+    return refineDetection(net, rgb, 640, 480, coarse, opts, net.config.detection.maskThreshold);
+  };
+  const counted = withFlopCounter(once);
+  for (let i = 0; i < 3; i++) once();
+  // Interleaved with the coarse pass alone, so a machine whose load changes during the run still gives
+  // a fair ratio (other work on a shared machine moved sequential rows by ±50 % here).
+  const times: number[] = [];
+  const coarseTimes: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    let t = performance.now();
+    detect(net, input);
+    coarseTimes.push(performance.now() - t);
+    t = performance.now();
+    once();
+    times.push(performance.now() - t);
+  }
+  input.dispose();
+  const ms = median(times);
+  console.error(`refine ${spec}: ${ms.toFixed(1)} ms against ${median(coarseTimes).toFixed(1)} ms for the coarse pass alone, interleaved (×${(ms / median(coarseTimes)).toFixed(2)})`);
+  return { config: `${net.config.name} + refine (box, margin ${margin}${flip ? ', flip TTA' : ''})`, weights, inputSize: s, parameters: net.params.count(), gflops: counted.flops / 1e9, msPerFrame: ms, fps: 1000 / ms, achievedGflops: counted.flops / 1e9 / (ms / 1000), detections: 1, runs };
+}
+
 async function main(): Promise<void> {
+  const refineMargins = arg('refine', '').split(',').filter(Boolean);
+  const outName = arg('name', 'model');
   const backend = await selectBackend(arg('backend', 'auto') as BackendPreference);
   const runs = Math.max(20, parseInt(arg('runs', '20'), 10));
   const configs = arg('configs', 'edge,paper').split(',');
@@ -106,6 +150,10 @@ async function main(): Promise<void> {
         const cfg: ModelConfig = { ...net.config, inputSize: size };
         const variant = new LesionNet(cfg, net.params);
         rows.push(benchNet(variant, `${net.config.name}${size === net.config.inputSize ? ' (default)' : ` @${size}`}`, `shipped ${manifest.quantization}`, runs));
+        console.error(`done ${rows[rows.length - 1].config}`);
+      }
+      for (const margin of refineMargins) {
+        rows.push(benchRefine(net, margin, `shipped ${manifest.quantization}`, runs));
         console.error(`done ${rows[rows.length - 1].config}`);
       }
       net.dispose();
@@ -131,8 +179,8 @@ async function main(): Promise<void> {
   console.log(md);
   const out = join(packageRoot(), 'bench', 'results');
   mkdirSync(out, { recursive: true });
-  writeFileSync(join(out, 'model.json'), JSON.stringify({ machine, ceilingGflops: ceiling, rows, at: new Date().toISOString() }, null, 2));
-  writeFileSync(join(out, 'model.md'), md);
+  writeFileSync(join(out, `${outName}.json`), JSON.stringify({ machine, ceilingGflops: ceiling, rows, at: new Date().toISOString() }, null, 2));
+  writeFileSync(join(out, `${outName}.md`), md);
 }
 
 main().catch((err: Error) => {

@@ -9,12 +9,22 @@ export const ModelConfigSchema = z
   .object({
     name: z.string().min(1),
     inputSize: z.number().int().min(64).max(2048).refine((v) => v % 32 === 0, 'must be a multiple of 32 (five stride-2 stages)'),
-    backbone: z
-      .object({
-        depth: z.union([z.literal(18), z.literal(34), z.literal(50), z.literal(101)]),
-        widthMultiplier: z.number().min(0.125).max(2),
-      })
-      .strict(),
+    backbone: z.union([
+      z
+        .object({
+          depth: z.union([z.literal(18), z.literal(34), z.literal(50), z.literal(101)]),
+          widthMultiplier: z.number().min(0.125).max(2),
+        })
+        .strict(),
+      // Keras MobileNetV2 α 1.0 with nsfwjs's pretrained weights (MIT), taps feeding the FPN (MODEL.md).
+      z
+        .object({
+          type: z.literal('mobilenetv2'),
+          trainFromBlock: z.number().int().min(0).max(17).default(3),
+          pretrained: z.boolean().default(true),
+        })
+        .strict(),
+    ]),
     fpnChannels: z.number().int().min(8).max(512),
     anchors: z
       .object({
@@ -59,6 +69,17 @@ export const ModelConfigSchema = z
         nmsIoU: z.number().min(0).max(1),
         maxDetections: z.number().int().min(1).max(100),
         maskThreshold: z.number().min(0).max(1),
+        /** Coarse-to-fine: re-run the network on a crop around each detection (see refine.ts). */
+        refine: z
+          .object({
+            enabled: z.boolean(),
+            margin: z.number().min(0).max(2).default(0.25),
+            classify: z.enum(['coarse', 'crop', 'mean']).default('coarse'),
+            mode: z.enum(['box', 'redetect']).default('box'),
+            flip: z.boolean().default(false),
+          })
+          .strict()
+          .optional(),
       })
       .strict(),
     classes: z.tuple([z.literal('benign'), z.literal('malignant')]),
@@ -110,7 +131,23 @@ export const PAPER_CONFIG: ModelConfig = {
   ...common,
 };
 
-export const PRESETS: Record<string, ModelConfig> = { edge: EDGE_CONFIG, paper: PAPER_CONFIG };
+/**
+ * The edge network on a pretrained MobileNetV2 (nsfwjs): stem to block_2 frozen (a third of the step,
+ * MODEL.md), batch norm in inference mode throughout the backbone.
+ */
+export const MOBILENET_CONFIG: ModelConfig = {
+  ...EDGE_CONFIG,
+  name: 'edge-mnv2-fpn64-160',
+  backbone: { type: 'mobilenetv2', trainFromBlock: 3, pretrained: true },
+};
+
+export type ResNetBackbone = Extract<ModelConfig['backbone'], { depth: number }>;
+
+export function isResNet(b: ModelConfig['backbone']): b is ResNetBackbone {
+  return 'depth' in b;
+}
+
+export const PRESETS: Record<string, ModelConfig> = { edge: EDGE_CONFIG, paper: PAPER_CONFIG, 'edge-mnv2': MOBILENET_CONFIG };
 
 export class ModelConfigError extends Error {}
 

@@ -14,12 +14,12 @@ export function samePads(h: number, w: number, kh: number, kw: number, stride: n
   return [top, padH - top, left, padW - left];
 }
 
-function explicit(p: Pads): [[0, 0], [number, number], [number, number], [0, 0]] {
+export function explicit(p: Pads): [[0, 0], [number, number], [number, number], [0, 0]] {
   return [[0, 0], [p[0], p[1]], [p[2], p[3]], [0, 0]];
 }
 
 /** Inserts (stride − 1) zeros between rows and columns: the forward-conv form of a strided input gradient. */
-function dilate(dy: tf.Tensor4D, stride: number): tf.Tensor4D {
+export function dilate(dy: tf.Tensor4D, stride: number): tf.Tensor4D {
   if (stride === 1) return dy;
   const [n, h, w, c] = dy.shape;
   const spaced = tf.pad(dy.reshape([n, h, 1, w, 1, c]), [[0, 0], [0, 0], [0, stride - 1], [0, 0], [0, stride - 1], [0, 0]]);
@@ -56,6 +56,7 @@ export function conv2dInputGrad(dy: tf.Tensor4D, w: tf.Tensor4D, inShape: number
  */
 export function conv2dFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, filterShape: number[], stride: number, pads: Pads): tf.Tensor4D {
   const [kh, kw] = filterShape;
+  if (kh === 1 && kw === 1 && stride === 1 && pads.every((v) => v === 0)) return pointwiseFilterGrad(x, dy);
   const [, h, wd] = x.shape;
   const [, oh, ow] = dy.shape;
   let bottom = kh + (oh - 1) * stride - h - pads[0];
@@ -70,6 +71,17 @@ export function conv2dFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, filterShape: n
   const f = dy.transpose([1, 2, 0, 3]) as tf.Tensor4D; // [oh, ow, N, O]
   const g = tf.conv2d(xT, f, 1, explicit([pads[0], bottom, pads[2], right]), 'NHWC', stride); // [C, kh, kw, O]
   return g.transpose([1, 2, 0, 3]);
+}
+
+/**
+ * A 1×1 convolution's filter gradient is Xᵀ·dY. On wasm an explicit transpose then a plain matMul is
+ * ~10× faster than matMul(transposeA = true) (measured, ../shared/MODEL.md); MobileNetV2 is mostly 1×1s.
+ */
+export function pointwiseFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D): tf.Tensor4D {
+  const cin = x.shape[3];
+  const cout = dy.shape[3];
+  const xt = tf.transpose(x.reshape([-1, cin])) as tf.Tensor2D;
+  return tf.matMul(xt, dy.reshape([-1, cout]) as tf.Tensor2D).reshape([1, 1, cin, cout]);
 }
 
 export interface ConvOptions {

@@ -3,6 +3,7 @@ import sharp from 'sharp';
 import { imagePath, maskPath, readLabels, type LabelRow } from './dataset.js';
 import { classificationScores, confusion, meanScores, segmentationScores, type ClassificationScores, type SegmentationScores } from './metrics.js';
 import { unionMask } from './paste_mask.js';
+import { failureReport, formatFailureReport, type FailureReport, type ImageOutcome } from './failure_report.js';
 import type { LesionModel } from './predictor.js';
 
 /** Where the classification threshold came from: the model's manifest, `--threshold`, or neither (0.5). */
@@ -16,18 +17,26 @@ export interface EvalReport {
   /** AC/SE/SP at `classification.threshold`: the model's operating point unless another was asked for. */
   classification: ClassificationScores & { thresholdSource: ThresholdSource };
   imagesPerSecond: number;
-  /** Per-image malignant score and label (for calibration and ROC plots). */
-  perImage: { ids: string[]; malignant: number[]; labels: number[] };
+  /**
+   * Per-image malignant score and label (for calibration and ROC plots); with masks, each image's JA,
+   * its lesion's area fraction and its labels.csv resolution (for the failure report).
+   */
+  perImage: { ids: string[]; malignant: number[]; labels: number[]; JA?: number[]; lesionFraction?: number[]; resolution?: Array<string | null> };
+  /** Share below JA 0.5, the worst ten, by lesion size and resolution (images with masks). */
+  failures?: FailureReport;
   /** Images scored at their own resolution, as ISIC does. */
   resolution: 'native';
 }
 
 /** Rows to score: all of labels.csv, or the ids listed in a JSON file (an array, or `{ "val": [...] }` from a training split). */
-export function selectRows(dataDir: string, idsFile?: string): LabelRow[] {
+export function selectRows(dataDir: string, idsFile?: string, fold?: number): LabelRow[] {
   const rows = readLabels(dataDir);
   if (!idsFile) return rows;
-  const raw = JSON.parse(readFileSync(idsFile, 'utf8')) as string[] | { val?: string[] };
-  const ids = new Set(Array.isArray(raw) ? raw : (raw.val ?? []));
+  const raw = JSON.parse(readFileSync(idsFile, 'utf8')) as string[] | { val?: string[]; folds?: string[][] };
+  if (!Array.isArray(raw) && raw.folds && fold === undefined) throw new Error(`${idsFile} is a fold file: say which fold to score with --fold <n> (1–${raw.folds.length})`);
+  const listed = Array.isArray(raw) ? raw : fold !== undefined ? raw.folds?.[fold - 1] : raw.val;
+  if (!listed) throw new Error(`${idsFile} has no ${fold !== undefined ? `fold ${fold}` : '"val" list'}`);
+  const ids = new Set(listed);
   const picked = rows.filter((r) => ids.has(r.id));
   if (picked.length === 0) throw new Error(`${idsFile} selects none of the images in ${dataDir}`);
   return picked;
@@ -45,6 +54,7 @@ export async function evaluate(model: LesionModel, dataDir: string, rows: LabelR
   const seg: SegmentationScores[] = [];
   const scores: number[] = [];
   const labels: number[] = [];
+  const outcomes: ImageOutcome[] = [];
   const t0 = performance.now();
   let done = 0;
   for (const row of rows) {
@@ -61,7 +71,11 @@ export async function evaluate(model: LesionModel, dataDir: string, rows: LabelR
       }
       const truth = new Uint8Array(m.data.length);
       for (let i = 0; i < truth.length; i++) truth[i] = m.data[i] >= 128 ? 1 : 0;
-      seg.push(segmentationScores(confusion(unionMask(detections.map((d) => d.mask), info.width, info.height), truth)));
+      const scored = segmentationScores(confusion(unionMask(detections.map((d) => d.mask), info.width, info.height), truth));
+      seg.push(scored);
+      let area = 0;
+      for (let i = 0; i < truth.length; i++) area += truth[i];
+      outcomes.push({ id: row.id, JA: scored.JA, lesionFraction: area / truth.length, resolution: row.resolution, malignant: scores[scores.length - 1], label: row.malignant });
     }
     onProgress?.(++done, rows.length);
   }
@@ -73,7 +87,13 @@ export async function evaluate(model: LesionModel, dataDir: string, rows: LabelR
     segmentation: seg.length ? { ...meanScores(seg), n: seg.length } : undefined,
     classification: { ...classificationScores(scores, labels, at), thresholdSource },
     imagesPerSecond: rows.length / seconds,
-    perImage: { ids: rows.map((r) => r.id), malignant: scores, labels },
+    perImage: {
+      ids: rows.map((r) => r.id),
+      malignant: scores,
+      labels,
+      ...(outcomes.length === rows.length && { JA: outcomes.map((o) => o.JA), lesionFraction: outcomes.map((o) => o.lesionFraction), resolution: outcomes.map((o) => o.resolution ?? null) }),
+    },
+    ...(outcomes.length > 0 && { failures: failureReport(outcomes) }),
     resolution: 'native',
   };
 }
@@ -88,6 +108,7 @@ export function formatReport(r: EvalReport): string {
   const c = r.classification;
   const why = { model: "the model's operating point", flag: '--threshold', none: 'the model declares no operating point' }[c.thresholdSource];
   lines.push(`classification  AUC ${f(c.AUC)}  AP ${f(c.AP)}  AC ${f(c.AC)}  SE ${f(c.SE)}  SP ${f(c.SP)}  (malignant ≥ ${c.threshold}: ${why})`);
+  if (r.failures) lines.push(formatFailureReport(r.failures));
   lines.push(`${r.imagesPerSecond.toFixed(2)} images/s`);
   return lines.join('\n');
 }

@@ -86,13 +86,16 @@ export function applyBnUpdates(p: ParamStore, mode: Mode, momentum = 0.9): void 
  * layer at inference instead of conv, four element-wise ops and a ReLU.
  */
 export function foldBatchNorms(p: ParamStore): void {
-  const names = [...p.trainable.keys()].filter((n) => n.endsWith('/bn/gamma')).map((n) => n.slice(0, -'/bn/gamma'.length));
+  // Frozen (pretrained) layers keep their gamma among the fixed weights: fold those too.
+  const names = p.all().map(([n]) => n).filter((n) => n.endsWith('/bn/gamma')).map((n) => n.slice(0, -'/bn/gamma'.length));
   for (const name of names) {
     tf.tidy(() => {
       const gamma = p.get(`${name}/bn/gamma`);
       const scale = tf.div(gamma, tf.sqrt(tf.add(p.get(`${name}/bn/variance`), BN_EPS)));
-      const kernel = p.get(`${name}/kernel`);
-      kernel.assign(tf.mul(kernel, scale));
+      // A depthwise kernel [kh, kw, C, 1] scales per input channel.
+      const depthwise = p.has(`${name}/depthwise_kernel`);
+      const kernel = p.get(`${name}/${depthwise ? 'depthwise_kernel' : 'kernel'}`);
+      kernel.assign(tf.mul(kernel, depthwise ? scale.reshape([-1, 1]) : scale));
       const bias = tf.sub(p.get(`${name}/bn/beta`), tf.mul(p.get(`${name}/bn/mean`), scale));
       p.constant(`${name}/folded_bias`, [scale.size], 0, false).assign(bias);
     });

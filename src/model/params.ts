@@ -28,6 +28,16 @@ export class ParamStore {
     return [...this.trainable].sort((a, b) => (a[0] < b[0] ? -1 : 1));
   }
 
+  /** Moves the named trainable weights to the fixed ones (kept, saved and loaded, never optimised). */
+  freeze(names: Iterable<string>): void {
+    for (const n of names) {
+      const v = this.trainable.get(n);
+      if (!v) continue;
+      this.trainable.delete(n);
+      this.stats.set(n, v);
+    }
+  }
+
   get(name: string): tf.Variable {
     const v = this.trainable.get(name) ?? this.stats.get(name);
     if (!v) throw new Error(`model weight '${name}' is missing: the weights do not match the architecture config`);

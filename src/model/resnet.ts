@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { ModelConfig } from './config.js';
+import type { ResNetBackbone } from './config.js';
 import { conv, declareConv, type Mode } from './layers.js';
 import type { ParamStore } from './params.js';
 
@@ -15,7 +15,7 @@ export function isBottleneck(depth: number): boolean {
   return depth >= 50;
 }
 
-function plan(cfg: ModelConfig['backbone']): { stem: number; stages: StagePlan[]; expansion: number } {
+function plan(cfg: ResNetBackbone): { stem: number; stages: StagePlan[]; expansion: number } {
   const w = (c: number) => Math.max(8, Math.round(c * cfg.widthMultiplier));
   const blocks = BLOCKS[cfg.depth];
   return {
@@ -26,12 +26,12 @@ function plan(cfg: ModelConfig['backbone']): { stem: number; stages: StagePlan[]
 }
 
 /** Channels of C2..C5, what the FPN laterals take. */
-export function backboneChannels(cfg: ModelConfig['backbone']): number[] {
+export function backboneChannels(cfg: ResNetBackbone): number[] {
   const pl = plan(cfg);
   return pl.stages.map((s) => s.width * pl.expansion);
 }
 
-export function declareResNet(p: ParamStore, cfg: ModelConfig['backbone']): void {
+export function declareResNet(p: ParamStore, cfg: ResNetBackbone): void {
   const pl = plan(cfg);
   declareConv(p, 'backbone/stem', 7, 7, 3, pl.stem, { bn: true });
   let cin = pl.stem;
@@ -62,7 +62,7 @@ export function declareResNet(p: ParamStore, cfg: ModelConfig['backbone']): void
 }
 
 /** Returns [C2, C3, C4, C5] at strides 4, 8, 16, 32. */
-export function resnet(p: ParamStore, mode: Mode, cfg: ModelConfig['backbone'], x: tf.Tensor4D): tf.Tensor4D[] {
+export function resnet(p: ParamStore, mode: Mode, cfg: ResNetBackbone, x: tf.Tensor4D): tf.Tensor4D[] {
   const pl = plan(cfg);
   let h = conv(p, mode, 'backbone/stem', x, { stride: 2, inputGrad: false });
   h = tf.maxPool(h, 3, 2, 'same');

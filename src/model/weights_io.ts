@@ -86,7 +86,7 @@ export async function saveModel(net: LesionNet, dir: string, opts: SaveOptions =
     const values = (await v.data()) as Float32Array;
     const entry: WeightEntry = { name, shape: v.shape, dtype: 'float32' };
     // Batch-norm statistics and biases are tiny and sensitive: only kernels are quantized.
-    const quantize = q !== 'float32' && name.endsWith('/kernel');
+    const quantize = q !== 'float32' && (name.endsWith('/kernel') || name.endsWith('/depthwise_kernel'));
     if (quantize && q === 'uint8') {
       const r = quantizeUint8(values);
       entry.quantization = { dtype: 'uint8', min: r.min, scale: r.scale };
@@ -249,7 +249,7 @@ export function loadModel(dir: string, trust: ModelTrust = {}): { net: LesionNet
   // Every weight the architecture needs must be present: declaring would silently invent missing ones.
   const probe = new LesionNet(config, new ParamStore());
   tf.tidy(() => {
-    probe.declare();
+    probe.declare({ pretrained: false });
   });
   const missing = [...probe.params.all()].map(([n]) => n).filter((n) => !params.has(n));
   probe.dispose();

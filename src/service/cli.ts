@@ -4,6 +4,7 @@ import { registerBridge } from './cli_bridge.js';
 import { registerConfig } from './cli_config.js';
 import { registerDoctor } from './cli_doctor.js';
 import { registerEval, registerQuantize, registerTrain } from './cli_model.js';
+import { registerCv, registerFolds } from './cli_cv.js';
 import { registerRun } from './cli_run.js';
 import { registerSign } from './cli_sign.js';
 
@@ -19,6 +20,8 @@ registerDoctor(program);
 registerTrain(program);
 registerEval(program);
 registerQuantize(program);
+registerFolds(program);
+registerCv(program);
 registerBridge(program);
 registerSign(program);
 // `dermstream` alone is the main job, as a bedside device runs it.

@@ -1,6 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { selectBackend, type BackendPreference } from '../model/backend.js';
-import { loadModelConfig, parseModelConfig } from '../model/config.js';
+import { loadModelConfig, parseModelConfig, type ModelConfig } from '../model/config.js';
 import { train } from '../model/train.js';
 import { writeFileSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -13,15 +13,17 @@ import { measureOperatingPoint, thresholdForSensitivity } from '../model/operati
 import { classificationScores } from '../model/metrics.js';
 import type { QuantDtype } from '../model/quantize.js';
 import { defaultModelDir } from './paths.js';
+import { foldSplit } from '../model/folds.js';
+import { readFoldFile } from '../model/fold_file.js';
 
 function folderBytes(dir: string): number {
   return readdirSync(dir).reduce((a, f) => a + statSync(join(dir, f)).size, 0);
 }
 
-async function runEval(modelDir: string, data: string, ids: string | undefined, backend: BackendPreference, inputSize?: number, detection?: Record<string, number>, calibration?: { a: number; b: number; fittedOn?: string }, threshold?: number): Promise<EvalReport> {
+export async function runEval(modelDir: string, data: string, ids: string | undefined, backend: BackendPreference, inputSize?: number, detection?: Partial<ModelConfig['detection']>, calibration?: { a: number; b: number; fittedOn?: string }, threshold?: number, fold?: number): Promise<EvalReport> {
   const model = await LesionModel.load(modelDir, backend, inputSize, detection, calibration);
   try {
-    const rows = selectRows(data, ids);
+    const rows = selectRows(data, ids, fold);
     let last = 0;
     const report = await evaluate(model, data, rows, (d, n) => {
       if (process.stderr.isTTY && Date.now() - last > 200) {
@@ -51,13 +53,22 @@ export function registerEval(program: Command): void {
     .description("score a model on an ISIC-layout folder: segmentation JA/DI/AC/SE/SP; malignant AUC/AP, and AC/SE/SP at the model's operating point")
     .requiredOption('--data <dir>', 'folder with images/, masks/ (optional) and labels.csv')
     .option('--model <dir>', 'model folder', defaultModelDir())
-    .option('--ids <file>', 'score only these image ids (JSON array, or split.json from training: its "val" list)')
+    .option('--ids <file>', 'score only these image ids (JSON array, or split.json from training: its "val" list, or a fold file with --fold)')
+    .option('--fold <n>', 'with a fold file as --ids: score this fold (1-based)', (v) => parseInt(v, 10))
     .option('--json <file>', 'also write the report as JSON')
     .option('--input-size <n>', 'run the same weights at another input size (multiple of 32)', (v) => parseInt(v, 10))
     .option('--threshold <p>', "score AC/SE/SP at p(malignant) ≥ this instead of the model's operating point", probability('--threshold'))
     .option('--backend <name>', 'auto | tensorflow | wasm | cpu', 'auto')
+    .option('--refine <margin>', 'coarse-to-fine: re-run the network on a crop around each detection with this margin (e.g. 0.25)', parseFloat)
+    .option('--refine-classify <which>', 'with --refine, the malignant score: coarse | crop | mean', 'coarse')
+    .option('--refine-mode <mode>', 'with --refine: box (heads on the coarse box over the crop) | redetect (whole detector on the crop)', 'box')
+    .option('--refine-flip', 'with --refine (box mode): average with the mirrored crop (flip test-time augmentation)', false)
+    .option('--no-refine', 'turn off a refinement the model enables')
     .action(async (o) => {
-      const report = await runEval(o.model, o.data, o.ids, o.backend, o.inputSize, undefined, undefined, o.threshold);
+      if (o.refineClassify && !['coarse', 'crop', 'mean'].includes(o.refineClassify)) throw new Error(`--refine-classify must be coarse, crop or mean, not ${o.refineClassify}`);
+      if (!['box', 'redetect'].includes(o.refineMode)) throw new Error(`--refine-mode must be box or redetect, not ${o.refineMode}`);
+      const refine = typeof o.refine === 'number' ? { enabled: true, margin: o.refine, classify: o.refineClassify, mode: o.refineMode, flip: o.refineFlip } : o.refine === false ? { enabled: false, margin: 0, classify: 'coarse' as const, mode: 'box' as const, flip: false } : undefined;
+      const report = await runEval(o.model, o.data, o.ids, o.backend, o.inputSize, refine ? { refine } : undefined, undefined, o.threshold, o.fold);
       console.log(formatReport(report));
       if (o.json) {
         mkdirSync(dirname(o.json), { recursive: true });
@@ -173,6 +184,9 @@ export function registerTrain(program: Command): void {
     .option('--checkpoint-minutes <n>', 'periodic checkpoint interval', parseFloat, 10)
     .option('--limit <n>', 'use only the first N training images (smoke runs)', (v) => parseInt(v, 10))
     .option('--workers <n>', 'data-parallel replicas (threads); 2 uses both cores of a 2-core CPU', (v) => parseInt(v, 10), 1)
+    .option('--folds <file>', 'train on a cross-validation fold file (dermstream folds) instead of the seeded split; with --fold')
+    .option('--fold <n>', 'the fold (1-based) held out for validation; the others are trained on', (v) => parseInt(v, 10))
+    .option('--malignant-fraction <x>', 'class-balanced sampling: share of each batch drawn from malignant images (e.g. 0.5)', parseFloat)
     .option('--backend <name>', 'auto | tensorflow | wasm | cpu', 'auto')
     .action(async (o) => {
       const backend = await selectBackend(o.backend as BackendPreference);
@@ -180,6 +194,8 @@ export function registerTrain(program: Command): void {
       log(`backend: ${backend.name} (${backend.provider})${backend.skipped.length ? `; skipped: ${backend.skipped.join('; ')}` : ''}`);
       const config = loadModelConfig(o.config);
       const command = `dermstream ${process.argv.slice(2).join(' ')}`;
+      if ((o.folds === undefined) !== (o.fold === undefined)) throw new Error('--folds and --fold go together: --folds data-splits/isic2017-train-5fold.json --fold 1');
+      const split = o.folds ? { ...foldSplit(readFoldFile(o.folds).folds, o.fold - 1), name: `fold ${o.fold} of ${o.folds}` } : undefined;
       let lastDraw = 0;
       const tty = process.stderr.isTTY;
       const { best, outDir } = await train({
@@ -197,6 +213,8 @@ export function registerTrain(program: Command): void {
         limit: o.limit,
         workers: o.workers,
         backend: o.backend,
+        split,
+        malignantFraction: o.malignantFraction,
         command,
         log,
         progress: tty

@@ -1,0 +1,115 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { Command } from 'commander';
+import { selectBackend, type BackendPreference } from '../model/backend.js';
+import { loadModelConfig } from '../model/config.js';
+import { formatCvSummary, summarizeFolds, type FoldScores } from '../model/cv_summary.js';
+import { readLabels } from '../model/dataset.js';
+import { formatReport, type EvalReport } from '../model/evaluate.js';
+import { readFoldFile } from '../model/fold_file.js';
+import { foldSplit, makeFolds, type FoldFile } from '../model/folds.js';
+import { train } from '../model/train.js';
+import { runEval } from './cli_model.js';
+
+/** `dermstream folds`: writes a seeded, stratified k-fold partition (ids only) to commit beside the code. */
+export function registerFolds(program: Command): void {
+  program
+    .command('folds')
+    .description('write a stratified (by melanoma), seeded k-fold partition of an ISIC-layout folder as a JSON of image ids')
+    .requiredOption('--data <dir>', 'dataset folder, e.g. ../shared/data/isic2017-train')
+    .requiredOption('--out <file>', 'JSON to write, e.g. data-splits/isic2017-train-5fold.json')
+    .option('--k <n>', 'number of folds', (v) => parseInt(v, 10), 5)
+    .option('--seed <n>', 'shuffling seed', (v) => parseInt(v, 10), 2017)
+    .option('--pin <file>', 'put these ids (JSON array or split.json: its "val") in fold 1, e.g. the shipped model\'s held-out split')
+    .action((o) => {
+      const rows = readLabels(o.data);
+      let pinned = new Set<string>();
+      if (o.pin) {
+        const raw = JSON.parse(readFileSync(o.pin, 'utf8')) as string[] | { val?: string[] };
+        pinned = new Set(Array.isArray(raw) ? raw : (raw.val ?? []));
+        const unknown = [...pinned].filter((id) => !rows.some((r) => r.id === id));
+        if (unknown.length) throw new Error(`${o.pin} lists ${unknown.length} ids not in ${o.data} (first ${unknown[0]})`);
+      }
+      const folds = makeFolds(rows, o.k, o.seed, pinned);
+      const file: FoldFile = { data: o.data, k: o.k, seed: o.seed, stratifiedBy: 'melanoma', ...(o.pin && { pinnedToFirstFold: { file: o.pin, count: pinned.size } }), folds };
+      mkdirSync(dirname(o.out), { recursive: true });
+      writeFileSync(o.out, JSON.stringify(file, null, 1) + '\n');
+      const mal = new Set(rows.filter((r) => r.malignant).map((r) => r.id));
+      folds.forEach((f, i) => console.log(`fold ${i + 1}: ${f.length} images, ${f.filter((id) => mal.has(id)).length} malignant`));
+    });
+}
+
+function foldScores(fold: number, r: EvalReport): FoldScores {
+  if (!r.segmentation || !r.failures) throw new Error(`fold ${fold}: the data has no masks/, so JA cannot be scored`);
+  return { fold, n: r.n, JA: r.segmentation.JA, DI: r.segmentation.DI, AUC: r.classification.AUC, AP: r.classification.AP, shareBelow05: r.failures.shareBelow };
+}
+
+/**
+ * `dermstream cv`: per fold, train on the other folds (resumable: <out>/fold-<k>/checkpoint) and score
+ * the best model on the held-out fold at native resolution (<out>/fold-<k>/eval.json); then mean ±
+ * spread across the folds evaluated so far. Re-running the same command continues where it stopped.
+ */
+export function registerCv(program: Command): void {
+  program
+    .command('cv')
+    .description('k-fold cross-validation: train and evaluate per fold (resumable), report mean ± spread of JA/DI/AUC/AP and the share below JA 0.5')
+    .requiredOption('--data <dir>', 'dataset folder, e.g. ../shared/data/isic2017-train')
+    .requiredOption('--folds <file>', 'fold file from `dermstream folds`, e.g. data-splits/isic2017-train-5fold.json')
+    .requiredOption('--out <dir>', 'folder for fold-<k>/ runs and cv-summary.json')
+    .option('--config <file>', 'model architecture: a preset (edge, edge-mnv2, paper) or a JSON file', 'edge')
+    .option('--only <list>', 'folds to run, e.g. 1,2 (default all)')
+    .option('--epochs <n>', 'passes over each training split', (v) => parseInt(v, 10), 12)
+    .option('--batch <n>', 'images per step', (v) => parseInt(v, 10), 8)
+    .option('--lr <x>', 'peak learning rate (Adam)', parseFloat, 1e-3)
+    .option('--workers <n>', 'data-parallel replicas (threads)', (v) => parseInt(v, 10), 1)
+    .option('--malignant-fraction <x>', 'class-balanced sampling share of malignant images', parseFloat)
+    .option('--max-minutes <n>', 'stop (with a checkpoint) after this many minutes in all; re-run to continue', parseFloat)
+    .option('--checkpoint-minutes <n>', 'periodic checkpoint interval', parseFloat, 10)
+    .option('--refine <margin>', 'evaluate with coarse-to-fine refinement at this margin', parseFloat)
+    .option('--backend <name>', 'auto | tensorflow | wasm | cpu', 'auto')
+    .option('--limit <n>', 'smoke run: only the first N training and N held-out images of each fold', (v) => parseInt(v, 10))
+    .action(async (o) => {
+      await selectBackend(o.backend as BackendPreference);
+      const log = (line: string) => console.log(`[${new Date().toISOString()}] ${line}`);
+      const file = readFoldFile(o.folds);
+      const k = file.folds.length;
+      const wanted = o.only ? String(o.only).split(',').map((v) => parseInt(v, 10)) : Array.from({ length: k }, (_, i) => i + 1);
+      for (const f of wanted) if (!(f >= 1 && f <= k)) throw new Error(`--only: fold ${f} does not exist (1–${k})`);
+      const config = loadModelConfig(o.config);
+      const started = Date.now();
+      const scores: FoldScores[] = [];
+      for (const f of wanted) {
+        const dir = join(o.out, `fold-${f}`);
+        const evalPath = join(dir, 'eval.json');
+        if (existsSync(evalPath)) {
+          scores.push(foldScores(f, JSON.parse(readFileSync(evalPath, 'utf8')) as EvalReport));
+          continue;
+        }
+        const left = o.maxMinutes === undefined ? undefined : o.maxMinutes - (Date.now() - started) / 60000;
+        if (left !== undefined && left <= 0) {
+          log(`time budget used: fold ${f} and later not started; re-run the same command to continue`);
+          break;
+        }
+        const full = foldSplit(file.folds, f - 1);
+        const split = o.limit ? { train: full.train.slice(0, o.limit), val: full.val.slice(0, o.limit), name: `first ${o.limit} of fold ${f} of ${o.folds} (smoke run)` } : { ...full, name: `fold ${f} of ${o.folds}` };
+        const idsFile = join(dir, 'held-out-ids.json');
+        mkdirSync(dir, { recursive: true });
+        writeFileSync(idsFile, JSON.stringify(split.val));
+        await train({ dataDir: o.data, config, outDir: dir, epochs: o.epochs, batchSize: o.batch, learningRate: o.lr, valCount: split.val.length, seed: 2017, resume: true, maxMinutes: left, checkpointMinutes: o.checkpointMinutes, workers: o.workers, backend: o.backend, split, malignantFraction: o.malignantFraction, command: `dermstream ${process.argv.slice(2).join(' ')}`, log });
+        const state = JSON.parse(readFileSync(join(dir, 'checkpoint', 'state.json'), 'utf8')) as { epoch: number };
+        if (state.epoch < o.epochs) {
+          log(`fold ${f}: stopped after ${state.epoch} of ${o.epochs} epochs (time budget); re-run the same command to continue`);
+          break;
+        }
+        const refine = o.refine !== undefined ? { refine: { enabled: true, margin: o.refine, classify: 'coarse' as const, mode: 'box' as const, flip: false } } : undefined;
+        const report = await runEval(join(dir, 'best'), o.data, idsFile, o.backend, undefined, refine);
+        writeFileSync(evalPath, JSON.stringify(report, null, 2));
+        log(`fold ${f}:\n${formatReport(report)}`);
+        scores.push(foldScores(f, report));
+      }
+      if (scores.length === 0) return;
+      const summary = summarizeFolds(scores);
+      writeFileSync(join(o.out, 'cv-summary.json'), JSON.stringify({ folds: o.folds, config: config.name, perFold: scores, summary }, null, 2));
+      console.log(formatCvSummary(summary, k));
+    });
+}
