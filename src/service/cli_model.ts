@@ -145,14 +145,25 @@ export function registerTrain(program: Command): void {
     .option('--workers <n>', 'data-parallel replicas (threads); 2 uses both cores of a 2-core CPU', (v) => parseInt(v, 10), 1)
     .option('--backend <name>', 'auto | tensorflow | wasm | cpu', 'auto')
     .action(async (o) => {
-      const backend = await selectBackend(o.backend as BackendPreference);
       const log = (line: string) => console.log(`[${new Date().toISOString()}] ${line}`);
+      // Ctrl-C: finish the step in flight, write a checkpoint, say how to resume. A second Ctrl-C quits at once.
+      const interrupt = new AbortController();
+      const onSignal = (sig: NodeJS.Signals) => {
+        if (process.stderr.isTTY) process.stderr.write('\n');
+        log(`${sig}: saving a checkpoint after the current step (${sig === 'SIGINT' ? 'Ctrl-C' : sig} again quits without one)`);
+        interrupt.abort();
+        process.once(sig, () => process.exit(130));
+      };
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      const backend = await selectBackend(o.backend as BackendPreference);
       log(`backend: ${backend.name} (${backend.provider})${backend.skipped.length ? `; skipped: ${backend.skipped.join('; ')}` : ''}`);
       const config = loadModelConfig(o.config);
       const command = `dermstream ${process.argv.slice(2).join(' ')}`;
       let lastDraw = 0;
       const tty = process.stderr.isTTY;
-      const { best, outDir } = await train({
+      const { best, outDir, interrupted } = await train({
+        signal: interrupt.signal,
         dataDir: o.data,
         config,
         outDir: o.out,
@@ -179,7 +190,13 @@ export function registerTrain(program: Command): void {
             }
           : undefined,
       });
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
       if (tty) process.stderr.write('\n');
+      if (interrupted) {
+        process.exitCode = 130;
+        return;
+      }
       log(best ? `done: best validation JA ${best.segmentation.JA.toFixed(4)} AUC ${best.classification.AUC.toFixed(4)} → ${outDir}/best` : `stopped; model and checkpoint in ${outDir}`);
     });
 }
