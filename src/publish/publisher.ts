@@ -19,6 +19,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { connect, type IClientOptions, type IClientPublishOptions, type MqttClient } from 'mqtt';
 import { BehaviorSubject, type Observable } from 'rxjs';
+import { backoffDelayMs, backoffPolicy } from '../capture/backoff.js';
 import type { Frame, LesionEvent } from '../types/index.js';
 import { DEFAULT_LESION_POLICY, publishedLesionOf, shouldPublishLesion, type LesionPolicyParams, type LesionPublishReason, type PublishedLesion } from './lesion_policy.js';
 import { toLesionMessage, toStatusMessage, type StatusFields } from './lesion_message.js';
@@ -149,6 +150,9 @@ export interface Publisher {
   /** Sends what it can within `timeoutMs` (default 3000), sets status offline, disconnects; the rest stays in the outbox. */
   close(opts?: { timeoutMs?: number }): Promise<void>;
 }
+
+/** A lesion message the broker refused: 0.5 s doubling to 30 s (the project's one back-off, no jitter: one device, one broker). */
+const PUBLISH_RETRY = backoffPolicy({ initialMs: 500, maxMs: 30_000, jitter: 0 });
 
 const ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
 const zeroCounts = (): PerTopicCounts => ({ lesion: 0, live: 0, snapshot: 0, status: 0, metrics: 0 });
@@ -405,7 +409,7 @@ class MqttPublisher implements Publisher {
         this.sentRecovered.delete(rec.id);
       } else if (this.outbox.get(rec.id) && token.gen === this.gen && !this.closing) {
         const attempts = (this.retry.get(rec.id)?.attempts ?? 0) + 1;
-        this.retry.set(rec.id, { attempts, at: Date.now() + Math.min(30_000, 250 * 2 ** attempts) });
+        this.retry.set(rec.id, { attempts, at: Date.now() + backoffDelayMs(attempts, PUBLISH_RETRY) });
         this.log.warn({ messageId: rec.messageId, err: err.message, attempts }, 'publish: lesion message not accepted; will retry');
       }
       this.pump();
