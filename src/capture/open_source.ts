@@ -8,6 +8,7 @@ import { backoffDelayMs, backoffPolicy, type BackoffPolicy } from './backoff.js'
 import { describeTruncation, fileTruncation } from './container_length.js';
 import { CaptureError } from './errors.js';
 import type { CaptureEvent } from './events.js';
+import { startIsolatedGstSession } from './gst_isolated.js';
 import { startGstSession } from './gst_source.js';
 import { startImageFolderSession, type ImageFolderOptions } from './image_folder_source.js';
 import { preflight } from './preflight.js';
@@ -38,6 +39,12 @@ export interface OpenSourceOptions extends FrameRequest {
   maxImageSide?: number;
   /** images: stills above this many pixels are skipped with a warning (default 100 Mpx). */
   maxImagePixels?: number;
+  /**
+   * Run each GStreamer session in a child process of its own (gst_isolated.ts), so that nothing GStreamer
+   * does can block this event loop and its leaks end with the session. Default false here (tests count
+   * pipelines in-process); the service turns it on (capture.isolate).
+   */
+  isolate?: boolean;
 }
 
 export type CaptureState = 'idle' | 'opening' | 'streaming' | 'waiting' | 'closed';
@@ -205,7 +212,7 @@ export function openSource(source: string, options: OpenSourceOptions = {}, deps
         queueMicrotask(() => handlers.error(blocked));
         return;
       }
-      session = start(spec, plan, request, handlers, stills);
+      session = start(spec, plan, request, handlers, stills, options.isolate ?? false);
       watchdog = setTimeout(checkStall, stallLimitMs());
     };
 
@@ -313,6 +320,7 @@ function startSession(
   request: ReturnType<typeof normalizeRequest>,
   handlers: SessionHandlers,
   stills: Pick<ImageFolderOptions, 'maxSide' | 'maxPixels'> = {},
+  isolate = false,
 ): CaptureSession {
   if (spec.kind === 'images') {
     return startImageFolderSession(
@@ -328,7 +336,8 @@ function startSession(
       handlers,
     );
   }
-  return startGstSession(plan, { source: spec.id, ...(spec.kind === 'v4l2' && { device: spec.device }), userDescription: spec.kind === 'gst' }, handlers);
+  const ctx = { source: spec.id, ...(spec.kind === 'v4l2' && { device: spec.device }), userDescription: spec.kind === 'gst' };
+  return isolate ? startIsolatedGstSession(plan, ctx, handlers) : startGstSession(plan, ctx, handlers);
 }
 
 function positive(v: number, name: string): number {

@@ -14,9 +14,9 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { listen } from '../net/listen.js';
 import { indexHtml, STYLE_CSS } from './page_html.js';
 import type { ServedConfig } from './page/config.js';
 
@@ -145,24 +145,8 @@ export async function startDisplayServer(opts: DisplayServerOptions): Promise<Di
     });
   });
   const host = opts.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
-  const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
-  const url = `http://${shownHost}:${port}/`;
+  const listening = await listen(server, opts.port, host);
+  const url = `${listening.url()}/`;
   opts.logger?.info({ url, brokerWsUrl: opts.brokerWsUrl, deviceId: config.deviceId }, `bedside display: ${url}`);
-  return {
-    url,
-    port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  return { url, port: listening.port, close: listening.close };
 }

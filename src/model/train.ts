@@ -29,6 +29,8 @@ export interface TrainOptions {
   resume: boolean;
   /** Stop cleanly (with a checkpoint) after this many minutes; resume later with --resume. */
   maxMinutes?: number;
+  /** Aborted (Ctrl-C): save a checkpoint after the current step and return, saying how to resume. */
+  signal?: AbortSignal;
   checkpointMinutes: number;
   /** Data-parallel replicas (threads): 2 uses both cores of a small CPU. Batch halves, gradients averaged. */
   workers?: number;
@@ -92,7 +94,7 @@ async function loadOptimizer(opt: tf.Optimizer, dir: string, net: LesionNet): Pr
 }
 
 /** `dermstream train`: the paper's multi-task training with checkpoints, resume and a report. */
-export async function train(opts: TrainOptions): Promise<{ best: ValidationResult | null; outDir: string }> {
+export async function train(opts: TrainOptions): Promise<{ best: ValidationResult | null; outDir: string; interrupted?: boolean }> {
   const { log } = opts;
   mkdirSync(opts.outDir, { recursive: true });
   const ckptDir = join(opts.outDir, 'checkpoint');
@@ -179,6 +181,7 @@ export async function train(opts: TrainOptions): Promise<{ best: ValidationResul
     const parts = Object.fromEntries(Object.keys(local.parts).map((k) => [k, (local.parts[k as keyof typeof local.parts] + r.parts[k as keyof typeof r.parts]) / 2])) as unknown as StepResult['parts'];
     return { parts, gradNorm };
   };
+  let lastParts: Record<string, number> | undefined;
   while (state.epoch < opts.epochs) {
     // A per-epoch order from the seed, so a resumed run sees the same sequence as an uninterrupted one.
     const order = opts.malignantFraction === undefined ? shuffledOrder(n, rng(opts.seed * 1000 + state.epoch)) : balancedOrder(trainSet.labels, opts.malignantFraction, rng(opts.seed * 1000 + state.epoch));
@@ -200,6 +203,7 @@ export async function train(opts: TrainOptions): Promise<{ best: ValidationResul
       (optimizer as unknown as { learningRate: number }).learningRate = lr;
       const r = await step(samples, rand, opts.seed * 104729 + state.globalStep);
       state.globalStep++;
+      lastParts = { ...r.parts };
       windowImgs += samples.length;
       emaLoss = Number.isNaN(emaLoss) ? r.parts.total : 0.95 * emaLoss + 0.05 * r.parts.total;
       const ips = windowImgs / ((performance.now() - windowStart) / 1000);
@@ -209,6 +213,19 @@ export async function train(opts: TrainOptions): Promise<{ best: ValidationResul
         log(`epoch ${state.epoch + 1}/${opts.epochs} step ${state.stepInEpoch + 1}/${stepsPerEpoch} loss ${emaLoss.toFixed(4)} (${Object.entries(r.parts).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')}) ${ips.toFixed(2)} img/s lr ${lr.toExponential(2)} grad-norm ${r.gradNorm.toFixed(1)}`);
         windowImgs = 0;
         windowStart = performance.now();
+      }
+      // A step on one thread never returns to the event loop on its own (its awaits resolve as microtasks), so
+      // a Ctrl-C would wait for the whole run: let signals in between steps (costs microseconds a step).
+      if (opts.signal) await new Promise<void>((resolve) => setImmediate(resolve));
+      if (opts.signal?.aborted) {
+        // Ctrl-C (SIGINT) or SIGTERM: the step that was running is kept; nothing of the run is lost.
+        state.stepInEpoch++;
+        await checkpoint('interrupted');
+        const resume = opts.command ? (/\s--resume\b/.test(opts.command) ? opts.command : `${opts.command} --resume`) : 'the same command with --resume';
+        log(`interrupted at epoch ${state.epoch + 1} step ${state.stepInEpoch}/${stepsPerEpoch}: checkpoint saved in ${join(opts.outDir, 'checkpoint')}; resume with: ${resume}`);
+        await replica?.close();
+        net.dispose();
+        return { best, outDir: opts.outDir, interrupted: true };
       }
       const elapsedMin = (Date.now() - started) / 60000;
       if (opts.maxMinutes !== undefined && elapsedMin >= opts.maxMinutes) {
@@ -228,9 +245,9 @@ export async function train(opts: TrainOptions): Promise<{ best: ValidationResul
     // End of epoch: validate, keep the best model, write the report.
     if (valSet) {
       const v = validateLetterboxed(net, valSet);
-      const point = state.history[state.history.length - 1];
       const val = { JA: v.segmentation.JA, DI: v.segmentation.DI, AUC: v.classification.AUC, AP: v.classification.AP };
-      state.history.push({ epoch: state.epoch + 1, step: state.globalStep, loss: point ? point.loss : {}, val });
+      // The loss of the epoch's last step: an epoch shorter than the 25-step logging interval left `{}` here.
+      state.history.push({ epoch: state.epoch + 1, step: state.globalStep, loss: lastParts ?? state.history.at(-1)?.loss ?? {}, val });
       log(`validation after epoch ${state.epoch + 1}: JA ${v.segmentation.JA.toFixed(4)} DI ${v.segmentation.DI.toFixed(4)} AUC ${v.classification.AUC.toFixed(4)} AP ${v.classification.AP.toFixed(4)} (${v.n} images, ${v.imagesPerSecond.toFixed(1)} img/s)`);
       const score = v.segmentation.JA + v.classification.AUC;
       if (score > state.bestScore) {

@@ -13,7 +13,6 @@
  */
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -23,6 +22,7 @@ import { WebSocketServer, createWebSocketStream } from 'ws';
 import { DEFAULT_MOSQUITTO_BIN, mosquittoInstalled, startChildMosquitto } from './child_mosquitto.js';
 
 export type EmbeddedEngine = 'mosquitto' | 'aedes';
+import { listen } from '../net/listen.js';
 
 export interface EmbeddedBrokerOptions {
   /** Interface to bind (default 127.0.0.1; `0.0.0.0` to let a display on another machine connect). */
@@ -61,28 +61,17 @@ export interface EmbeddedBroker {
   close(): Promise<void>;
 }
 
-function listen(server: NetServer | HttpServer, port: number, host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error) => {
-      server.off('listening', onListening);
-      reject(err);
-    };
-    const onListening = () => {
-      server.off('error', onError);
-      resolve((server.address() as AddressInfo).port);
-    };
-    server.once('error', onError);
-    server.once('listening', onListening);
-    server.listen(port, host);
-  });
+/** The port bound (the shared helper; the broker closes its servers itself, with aedes). */
+async function listenPort(server: NetServer | HttpServer, port: number, host: string): Promise<number> {
+  return (await listen(server, port, host)).port;
 }
 
 async function listenWithFallback(server: NetServer | HttpServer, port: number, host: string, fallback: boolean, what: string, log?: EmbeddedBrokerOptions['logger']): Promise<number> {
   try {
-    return await listen(server, port, host);
+    return await listenPort(server, port, host);
   } catch (err) {
     if (!fallback || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || port === 0) throw err;
-    const got = await listen(server, 0, host);
+    const got = await listenPort(server, 0, host);
     log?.warn({ requested: port, port: got }, `embedded broker: ${what} port ${port} is taken, using ${got}`);
     return got;
   }

@@ -189,8 +189,18 @@ export function registerTrain(program: Command): void {
     .option('--malignant-fraction <x>', 'class-balanced sampling: share of each batch drawn from malignant images (e.g. 0.5)', parseFloat)
     .option('--backend <name>', 'auto | tensorflow | wasm | cpu', 'auto')
     .action(async (o) => {
-      const backend = await selectBackend(o.backend as BackendPreference);
       const log = (line: string) => console.log(`[${new Date().toISOString()}] ${line}`);
+      // Ctrl-C: finish the step in flight, write a checkpoint, say how to resume. A second Ctrl-C quits at once.
+      const interrupt = new AbortController();
+      const onSignal = (sig: NodeJS.Signals) => {
+        if (process.stderr.isTTY) process.stderr.write('\n');
+        log(`${sig}: saving a checkpoint after the current step (${sig === 'SIGINT' ? 'Ctrl-C' : sig} again quits without one)`);
+        interrupt.abort();
+        process.once(sig, () => process.exit(130));
+      };
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      const backend = await selectBackend(o.backend as BackendPreference);
       log(`backend: ${backend.name} (${backend.provider})${backend.skipped.length ? `; skipped: ${backend.skipped.join('; ')}` : ''}`);
       const config = loadModelConfig(o.config);
       const command = `dermstream ${process.argv.slice(2).join(' ')}`;
@@ -198,7 +208,8 @@ export function registerTrain(program: Command): void {
       const split = o.folds ? { ...foldSplit(readFoldFile(o.folds).folds, o.fold - 1), name: `fold ${o.fold} of ${o.folds}` } : undefined;
       let lastDraw = 0;
       const tty = process.stderr.isTTY;
-      const { best, outDir } = await train({
+      const { best, outDir, interrupted } = await train({
+        signal: interrupt.signal,
         dataDir: o.data,
         config,
         outDir: o.out,
@@ -227,7 +238,13 @@ export function registerTrain(program: Command): void {
             }
           : undefined,
       });
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
       if (tty) process.stderr.write('\n');
+      if (interrupted) {
+        process.exitCode = 130;
+        return;
+      }
       log(best ? `done: best validation JA ${best.segmentation.JA.toFixed(4)} AUC ${best.classification.AUC.toFixed(4)} → ${outDir}/best` : `stopped; model and checkpoint in ${outDir}`);
     });
 }

@@ -6,6 +6,7 @@ import type { ModelTrust } from '../model/weights_io.js';
 import { startInferenceWorker, type InferenceClient } from '../model/inference_client.js';
 import { createPipeline, type PipelineEvent, type PipelineOptions } from '../pipeline/index.js';
 import { createPublisher, redactUrl, startEmbeddedBroker, type EmbeddedBroker, type OutboxDurability, type Publisher, type PublisherOptions } from '../publish/index.js';
+import { resolve as resolvePath } from 'node:path';
 import type { Frame } from '../types/frame.js';
 import type { Logger } from '../types/logger.js';
 import { StartError } from './exit_codes.js';
@@ -329,7 +330,10 @@ const STATE_DIR_HINT = 'set outbox.stateDir (or STATE_DIRECTORY) to a writable f
 function stateDirError(err: unknown, dir: string): Error {
   if (err instanceof StateDirError) return new StartError('outbox.stateDir', `the outbox cannot be opened in outbox.stateDir = "${dir}": ${err.reason}`, STATE_DIR_HINT, undefined, err);
   const code = (err as NodeJS.ErrnoException).code;
-  if (!code) return err as Error;
+  // Only a file system error about a path in the state folder is the state folder's fault (a missing TLS
+  // file also fails createPublisher with ENOENT).
+  const at = (err as NodeJS.ErrnoException).path;
+  if (!code || !at || !resolvePath(at).startsWith(resolvePath(dir))) return err as Error;
   const why =
     code === 'ENOTDIR' ? 'a part of the path is a file, not a folder'
     : code === 'EACCES' || code === 'EPERM' ? 'this user may not write there'

@@ -37,6 +37,7 @@ export function runOptionsFrom(c: DermstreamConfig, extra: { summary?: boolean; 
       stallTimeoutMs: c.capture.stallTimeoutMs,
       maxImageSide: c.capture.maxImageSide,
       maxImagePixels: c.capture.maxImagePixels,
+      isolate: c.capture.isolate,
       ...(c.capture.formats && { v4l2Formats: c.capture.formats }),
       // Recorded sources keep capture's default (no restart); live ones re-open with the configured back-off.
       ...(live && { restart: { initialMs: c.capture.backoff.initialMs, maxMs: c.capture.backoff.maxMs } }),

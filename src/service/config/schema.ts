@@ -50,6 +50,7 @@ export const captureSchema = z.strictObject({
   realtime: z.boolean().describe('recorded sources play at their own rate (true) or as fast as they decode (false)').default(true),
   maxImageSide: int(16, 16384, 'images: longer side of a decoded still, shrunk on load (pixels)').default(1920),
   maxImagePixels: int(1, 1_000_000_000, 'images: stills with more pixels than this are skipped with a warning').default(100_000_000),
+  isolate: z.boolean().describe('run GStreamer in a child process per session, so a blocked source cannot freeze the service and pipelines do not leak: true or false').default(true),
 });
 
 export const modelSchema = z.strictObject({

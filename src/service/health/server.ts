@@ -8,7 +8,7 @@
  * network only on purpose (http.host: 0.0.0.0).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listen } from '../../net/listen.js';
 import type { HealthState } from './health_state.js';
 import type { Metrics } from './metrics.js';
 
@@ -69,22 +69,6 @@ export async function startHealthServer(opts: HealthServerOptions): Promise<Heal
     });
   });
   server.keepAliveTimeout = 5000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
-  return {
-    host,
-    port,
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  const listening = await listen(server, opts.port, host);
+  return { host, port: listening.port, url: listening.url(), close: listening.close };
 }
