@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { parseModelConfig, type ModelConfig } from './config.js';
 import { LesionNet } from './network.js';
 import { ParamStore } from './params.js';
+import type { OnnxExport } from './onnx/export.js';
 import { quantizeFloat16, quantizeUint8, type QuantDtype, type QuantInfo } from './quantize.js';
 
 export const MODEL_FORMAT = 'dermstream-lesionnet';
@@ -42,6 +43,8 @@ export interface Manifest {
   training?: Record<string, unknown>;
   metrics?: Record<string, unknown>;
   notes?: string[];
+  /** ONNX graphs of this network, written by `dermstream export --format onnx` (src/model/onnx/export.ts). */
+  onnx?: OnnxExport;
 }
 
 export class ModelLoadError extends Error {
@@ -145,10 +148,10 @@ function readJson<T>(path: string, what: string): T {
 }
 
 /**
- * Loads a model folder after verifying the SHA-256 of every file against the manifest: a corrupt,
- * truncated or tampered model is refused with the file named, never half-loaded.
+ * Reads manifest.json and model.json after verifying the SHA-256 of every file the manifest lists: a corrupt,
+ * truncated or tampered model is refused with the file named. Shared by both inference engines.
  */
-export function loadModel(dir: string): { net: LesionNet; manifest: Manifest } {
+export function readVerifiedModel(dir: string): { manifest: Manifest; modelJson: ModelJson; config: ModelConfig } {
   const manifest = readJson<Manifest>(join(dir, 'manifest.json'), 'manifest');
   const modelJson = readJson<ModelJson>(join(dir, 'model.json'), 'model.json');
   if (modelJson.format !== MODEL_FORMAT) throw new ModelLoadError(`${dir}/model.json is not a ${MODEL_FORMAT} model (format: ${String(modelJson.format)})`, 'use a model written by `dermstream train` or `dermstream quantize`');
@@ -160,7 +163,15 @@ export function loadModel(dir: string): { net: LesionNet; manifest: Manifest } {
     const h = sha256(buf);
     if (h !== f.sha256) throw new ModelLoadError(`model file ${p} fails its SHA-256 check (got ${h.slice(0, 12)}…, manifest ${f.sha256.slice(0, 12)}…): corrupt or tampered`, 'copy the model folder again from a trusted source');
   }
-  const config = parseModelConfig(modelJson.config, `${dir}/model.json config`);
+  return { manifest, modelJson, config: parseModelConfig(modelJson.config, `${dir}/model.json config`) };
+}
+
+/**
+ * Loads a model folder after verifying the SHA-256 of every file against the manifest: a corrupt,
+ * truncated or tampered model is refused with the file named, never half-loaded.
+ */
+export function loadModel(dir: string): { net: LesionNet; manifest: Manifest } {
+  const { manifest, modelJson, config } = readVerifiedModel(dir);
   const group = modelJson.weightsManifest[0];
   const buffers = group.paths.map((p) => readFileSync(join(dir, p)));
   const joined = Buffer.concat(buffers);
