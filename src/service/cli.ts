@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { registerBridge } from './cli_bridge.js';
 import { registerConfig } from './cli_config.js';
 import { registerDoctor } from './cli_doctor.js';
+import { registerExport } from './cli_export.js';
 import { registerEval, registerQuantize, registerTrain } from './cli_model.js';
 import { registerRun } from './cli_run.js';
 
@@ -16,6 +17,7 @@ registerDoctor(program);
 registerTrain(program);
 registerEval(program);
 registerQuantize(program);
+registerExport(program);
 registerBridge(program);
 // `dermstream` alone is the main job, as a bedside device runs it.
 const args = process.argv.slice(2);
