@@ -3,6 +3,7 @@ import sharp from 'sharp';
 import { imagePath, maskPath, readLabels, type LabelRow } from './dataset.js';
 import { classificationScores, confusion, meanScores, segmentationScores, type ClassificationScores, type SegmentationScores } from './metrics.js';
 import { unionMask } from './paste_mask.js';
+import type { LesionEngine } from './engine.js';
 import type { LesionModel } from './predictor.js';
 
 export interface EvalReport {
@@ -34,7 +35,7 @@ export function selectRows(dataDir: string, idsFile?: string): LabelRow[] {
  * The lesion mask is the union of the kept detections (none = empty mask); the malignant score is the
  * top detection's (none = 0).
  */
-export async function evaluate(model: LesionModel, dataDir: string, rows: LabelRow[], onProgress?: (done: number, total: number) => void): Promise<EvalReport> {
+export async function evaluate(model: LesionModel | Pick<LesionEngine, 'inferRgb' | 'identity'>, dataDir: string, rows: LabelRow[], onProgress?: (done: number, total: number) => void): Promise<EvalReport> {
   const seg: SegmentationScores[] = [];
   const scores: number[] = [];
   const labels: number[] = [];
@@ -43,7 +44,7 @@ export async function evaluate(model: LesionModel, dataDir: string, rows: LabelR
   for (const row of rows) {
     const { data, info } = await sharp(imagePath(dataDir, row.id)).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
     const rgb = new Uint8Array(data.buffer, data.byteOffset, data.length);
-    const { detections } = model.inferRgb(rgb, info.width, info.height);
+    const { detections } = await model.inferRgb(rgb, info.width, info.height);
     scores.push(detections.length ? detections[0].probabilities.malignant : 0);
     labels.push(row.malignant);
     const mp = maskPath(dataDir, row.id);

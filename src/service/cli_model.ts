@@ -5,7 +5,7 @@ import { train } from '../model/train.js';
 import { writeFileSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { evaluate, formatReport, selectRows, type EvalReport } from '../model/evaluate.js';
-import { LesionModel } from '../model/predictor.js';
+import { loadEngine, type EngineOptions } from '../model/engine.js';
 import { loadModel, saveModel } from '../model/weights_io.js';
 import { LesionNet } from '../model/network.js';
 import { fitPlatt } from '../model/calibration.js';
@@ -16,8 +16,9 @@ function folderBytes(dir: string): number {
   return readdirSync(dir).reduce((a, f) => a + statSync(join(dir, f)).size, 0);
 }
 
-async function runEval(modelDir: string, data: string, ids: string | undefined, backend: BackendPreference, inputSize?: number, detection?: Record<string, number>, calibration?: { a: number; b: number; fittedOn?: string }): Promise<EvalReport> {
-  const model = await LesionModel.load(modelDir, backend, inputSize, detection, calibration);
+async function runEval(modelDir: string, data: string, ids: string | undefined, backend: BackendPreference, inputSize?: number, detection?: Record<string, number>, calibration?: { a: number; b: number; fittedOn?: string }, engine: EngineOptions = { engine: 'tfjs' }): Promise<EvalReport> {
+  const model = await loadEngine(modelDir, { ...engine, backend, inputSize, detection, calibration });
+  console.error(`engine ${model.engine} (${model.identity.backend})${model.skipped.length ? `; skipped: ${model.skipped.join('; ')}` : ''}`);
   try {
     const rows = selectRows(data, ids);
     let last = 0;
@@ -30,7 +31,7 @@ async function runEval(modelDir: string, data: string, ids: string | undefined, 
     if (process.stderr.isTTY) process.stderr.write('\n');
     return report;
   } finally {
-    model.dispose();
+    await model.dispose();
   }
 }
 
@@ -44,8 +45,10 @@ export function registerEval(program: Command): void {
     .option('--json <file>', 'also write the report as JSON')
     .option('--input-size <n>', 'run the same weights at another input size (multiple of 32)', (v) => parseInt(v, 10))
     .option('--backend <name>', 'auto | tensorflow | wasm | cpu', 'auto')
+    .option('--engine <name>', 'auto | tfjs | onnx (auto: onnx when the model has ONNX graphs and ONNX Runtime loads)', 'auto')
+    .option('--onnx-threads <n>', 'ONNX Runtime intra-op threads (default: all cores but one)', (v) => parseInt(v, 10))
     .action(async (o) => {
-      const report = await runEval(o.model, o.data, o.ids, o.backend, o.inputSize);
+      const report = await runEval(o.model, o.data, o.ids, o.backend, o.inputSize, undefined, undefined, { engine: o.engine, onnx: { threads: o.onnxThreads } });
       console.log(formatReport(report));
       if (o.json) {
         mkdirSync(dirname(o.json), { recursive: true });

@@ -1,7 +1,7 @@
 import { Subject, takeUntil, tap, timer, type Subscription } from 'rxjs';
 import { openSource, type CaptureEvent, type CaptureSource, type OpenSourceOptions } from '../capture/index.js';
 import type { BackendPreference } from '../model/backend.js';
-import { startInferenceWorker, type InferenceClient } from '../model/inference_client.js';
+import { startInferenceWorker, type InferenceClient, type InferenceEngineOptions } from '../model/inference_client.js';
 import { createPipeline, type PipelineEvent, type PipelineOptions } from '../pipeline/index.js';
 import { createPublisher, startEmbeddedBroker, type EmbeddedBroker, type Publisher, type PublisherOptions } from '../publish/index.js';
 import type { Frame } from '../types/frame.js';
@@ -19,6 +19,8 @@ export interface RunOptions {
   capture: OpenSourceOptions;
   modelDir: string;
   backend: BackendPreference;
+  /** Inference engine and ONNX Runtime options (model.engine, model.onnx.*); default auto. */
+  engine?: InferenceEngineOptions;
   pipeline: Omit<PipelineOptions, 'infer'>;
   /** Empty: start the embedded broker. */
   brokerUrl: string;
@@ -79,8 +81,8 @@ export interface RunSummary {
  */
 export async function startRun(opts: RunOptions, log: Logger, hooks: RunHooks = {}): Promise<RunHandle> {
   const started = performance.now();
-  const inference = await startInferenceWorker(opts.modelDir, opts.backend);
-  log.info({ model: inference.identity, skippedBackends: inference.backendSkipped }, `model ${inference.identity.name} ${inference.identity.version} loaded on ${inference.identity.backend}`);
+  const inference = await startInferenceWorker(opts.modelDir, opts.backend, opts.engine);
+  log.info({ model: inference.identity, engine: inference.engine, skippedBackends: inference.backendSkipped }, `model ${inference.identity.name} ${inference.identity.version} loaded on ${inference.identity.backend}`);
 
   let broker: EmbeddedBroker | undefined;
   let brokerUrl = opts.brokerUrl;

@@ -162,7 +162,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): LoadedConfig {
     deviceId,
     source,
     ...rest,
-    model: { path: modelPath, backend: c.model.backend },
+    model: { ...c.model, path: modelPath },
     outbox: { stateDir, maxBytes: c.outbox.maxBytes, maxAgeHours: c.outbox.maxAgeHours },
   };
   const all: Record<string, ConfigSource> = {};

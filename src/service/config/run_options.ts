@@ -24,6 +24,7 @@ export function runOptionsFrom(c: DermstreamConfig, extra: { summary?: boolean }
     },
     modelDir: c.model.path,
     backend: c.model.backend,
+    engine: { engine: c.model.engine, onnx: { threads: c.model.onnx.threads || undefined, providers: c.model.onnx.providers } },
     pipeline: {
       qualityGate: c.pipeline.qualityGate,
       qualityThresholds: c.pipeline.quality,

@@ -2,8 +2,10 @@ import { resolve } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Detection } from '../../../src/types/detection.js';
+import type { Frame } from '../../../src/types/frame.js';
 import { imagePath, readLabels } from '../../../src/model/dataset.js';
 import { loadEngine, type LesionEngine } from '../../../src/model/engine.js';
+import { startInferenceWorker } from '../../../src/model/inference_client.js';
 import { HAVE_ISIC, ISIC_DIR, SKIP_ISIC_MESSAGE } from '../helpers.js';
 
 const MODEL_DIR = resolve(__dirname, '../../../models/default');
@@ -20,6 +22,17 @@ function maskIoU(a: Detection['mask'], b: Detection['mask'], width: number, heig
       else union++;
     }
   return union === 0 ? 1 : inter / union;
+}
+
+/** A dark ellipse on skin tone: the network detects it, so boxes, masks and probabilities are all compared. */
+function syntheticLesion(w: number, h: number): Uint8Array {
+  const rgb = new Uint8Array(w * h * 3);
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) {
+      const inside = ((x - w / 2) / (w / 4)) ** 2 + ((y - h / 2) / (h / 5)) ** 2 < 1;
+      rgb.set(inside ? [90, 55, 40] : [215, 170, 150], (y * w + x) * 3);
+    }
+  return rgb;
 }
 
 /** Both engines' answers on one frame: same detections, probabilities within 1e-3, masks IoU ≥ 0.99. */
@@ -58,19 +71,31 @@ describe('ONNX Runtime engine on the shipped model', () => {
 
   it('gives the same answers as tfjs on a synthetic lesion at two frame sizes', async () => {
     for (const [w, h] of [[320, 240], [200, 300]]) {
-      // A dark ellipse on skin tone: the network detects it, so boxes, masks and probabilities are all compared.
-      const rgb = new Uint8Array(w * h * 3);
-      for (let y = 0; y < h; y++)
-        for (let x = 0; x < w; x++) {
-          const inside = ((x - w / 2) / (w / 4)) ** 2 + ((y - h / 2) / (h / 5)) ** 2 < 1;
-          rgb.set(inside ? [90, 55, 40] : [215, 170, 150], (y * w + x) * 3);
-        }
+      const rgb = syntheticLesion(w, h);
       const a = await tfjs.inferRgb(rgb, w, h);
       const b = await onnx.inferRgb(rgb, w, h);
       expect(a.detections.length).toBeGreaterThan(0);
       expectSameAnswers(a.detections, b.detections, w, h);
     }
   });
+
+  it('runs in the inference worker (the service path) with the same answers', async () => {
+    const client = await startInferenceWorker(MODEL_DIR, 'wasm', { engine: 'onnx', onnx: { threads: 1 } });
+    try {
+      expect(client.engine).toBe('onnx');
+      expect(client.identity.backend).toBe('onnxruntime-cpu');
+      const w = 320;
+      const h = 240;
+      const rgb = syntheticLesion(w, h);
+      const frame: Frame = { seq: 1, capturedAt: { monoMs: performance.now(), wallMs: Date.now() }, width: w, height: h, format: 'RGB', data: rgb, source: 'test' };
+      const viaWorker = await client.infer(frame);
+      const direct = await onnx.inferRgb(rgb, w, h);
+      expect(direct.detections.length).toBeGreaterThan(0);
+      expectSameAnswers(direct.detections, viaWorker.detections, w, h);
+    } finally {
+      await client.close();
+    }
+  }, 60_000);
 
   if (!HAVE_ISIC) console.warn(SKIP_ISIC_MESSAGE);
   it.skipIf(!HAVE_ISIC)('gives the same answers as tfjs on 12 ISIC training images', async () => {
