@@ -78,22 +78,29 @@ function maxDiff(a: RawDetection[], b: RawDetection[]): number {
   return m;
 }
 
-/** Runs `fn` over the inputs round-robin: 3 warm-up passes then `runs` timed calls; median ms. */
-async function time(inputs: unknown[], runs: number, fn: (x: unknown) => unknown): Promise<number> {
-  for (let i = 0; i < 3 * inputs.length; i++) await fn(inputs[i % inputs.length]);
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t = performance.now();
-    await fn(inputs[i % inputs.length]);
-    times.push(performance.now() - t);
+/**
+ * Times every contender on the same frame in turn, frame after frame (3 warm-up passes, then `runs` rounds):
+ * when other work on the machine comes and goes, it slows all contenders alike, so their ratio holds.
+ * Returns each contender's median ms.
+ */
+async function timeInterleaved(inputs: number, runs: number, contenders: Array<(i: number) => unknown>): Promise<number[]> {
+  for (let i = 0; i < 3 * inputs; i++) for (const fn of contenders) await fn(i % inputs);
+  const times = contenders.map(() => [] as number[]);
+  for (let r = 0; r < runs; r++) {
+    for (let c = 0; c < contenders.length; c++) {
+      const t = performance.now();
+      await contenders[c](r % inputs);
+      times[c].push(performance.now() - t);
+    }
   }
-  return median(times);
+  return times.map(median);
 }
 
 async function main(): Promise<void> {
   const backend = await selectBackend(arg('backend', 'wasm') as BackendPreference);
   const runs = Math.max(20, parseInt(arg('runs', '30'), 10));
-  const threadCounts = arg('threads', '1,2').split(',').map((v) => parseInt(v, 10));
+  // "2s" = two threads with spin-waiting (ORT's own default) for comparison.
+  const threadCounts = arg('threads', '1,2,2s').split(',');
   const modelDir = arg('model', join(packageRoot(), 'models', 'default'));
   const fr = await frames(8);
   const { net, manifest } = loadModel(modelDir);
@@ -108,30 +115,37 @@ async function main(): Promise<void> {
     const arrays = tensors.map((t) => t.dataSync() as Float32Array);
     const reference = tensors.map((t) => detect(variant, t));
     const gflops = withFlopCounter(() => detect(variant, tensors[0])).flops / 1e9;
-    const tfMs = await time(tensors, runs, (t) => detect(variant, t as tf.Tensor4D));
+    const variants = await Promise.all(
+      threadCounts.map(async (spec) => {
+        const threads = parseInt(spec, 10);
+        const spin = spec.endsWith('s');
+        return { spec, threads, spin, ort: await OnnxLesionModel.load(modelDir, { inputSize: size, threads, spin }) };
+      }),
+    );
+    const ms = await timeInterleaved(fr.length, runs, [(i) => detect(variant, tensors[i]), ...variants.map((v) => (i: number) => v.ort.detect(arrays[i]))]);
+    const tfMs = ms[0];
     rows.push({ config: label, inputSize: size, engine: `tfjs-${backend.name}`, msPerFrame: tfMs, framesPerSecond: 1000 / tfMs, gflops, achievedGflops: gflops / (tfMs / 1000), maxAbsDiff: 0, detections: reference.reduce((a, r) => a + r.length, 0) });
     console.error(`${label} tfjs-${backend.name}: ${tfMs.toFixed(1)} ms`);
-    for (const threads of threadCounts) {
-      const ort = await OnnxLesionModel.load(modelDir, { inputSize: size, threads });
+    for (const [k, v] of variants.entries()) {
       const outs: RawDetection[][] = [];
-      for (const a of arrays) outs.push(await ort.detect(a));
+      for (const a of arrays) outs.push(await v.ort.detect(a));
       const diff = Math.max(...outs.map((o, i) => maxDiff(reference[i], o)));
-      const ms = await time(arrays, runs, (a) => ort.detect(a as Float32Array));
+      const m = ms[k + 1];
       rows.push({
         config: label,
         inputSize: size,
-        engine: 'onnxruntime-cpu',
-        threads,
-        msPerFrame: ms,
-        framesPerSecond: 1000 / ms,
+        engine: v.spin ? 'onnxruntime-cpu (spinning)' : 'onnxruntime-cpu',
+        threads: v.threads,
+        msPerFrame: m,
+        framesPerSecond: 1000 / m,
         gflops,
-        achievedGflops: gflops / (ms / 1000),
+        achievedGflops: gflops / (m / 1000),
         maxAbsDiff: diff,
         detections: outs.reduce((a, r) => a + r.length, 0),
-        ...(isDefault && threads === defaultOrtThreads() && { default: true }),
+        ...(isDefault && !v.spin && v.threads === defaultOrtThreads() && { default: true }),
       });
-      console.error(`${label} onnx ×${threads}: ${ms.toFixed(1)} ms, max |Δ| ${diff.toExponential(1)}`);
-      await ort.dispose();
+      console.error(`${label} onnx ×${v.spec}: ${m.toFixed(1)} ms, max |Δ| ${diff.toExponential(1)}`);
+      await v.ort.dispose();
     }
     tensors.forEach((t) => t.dispose());
   }
@@ -145,7 +159,7 @@ async function main(): Promise<void> {
       `| ${r.config}${r.default ? ' **default**' : ''} | ${r.engine} | ${r.threads ?? 1} | ${r.msPerFrame.toFixed(1)} | ${r.framesPerSecond.toFixed(1)} | ${r.gflops.toFixed(2)} | ${r.achievedGflops.toFixed(1)} | ${r.maxAbsDiff.toExponential(1)} | ${r.detections} | ${base ? (base.msPerFrame / r.msPerFrame).toFixed(2) : '—'}× |`,
     );
   }
-  const md = `Engines, network alone (letterboxed input ready → detections), ${runs} timed runs after warm-up over ${fr.length} frames (${fr[0].source}…, 640×480), model ${manifest.name} ${manifest.version} (${manifest.quantization}), on ${machine}; 1-min load average ${load0.toFixed(1)} → ${load1.toFixed(1)} (other work shares these 2 cores), ${new Date().toISOString()}\n\n${lines.join('\n')}\n`;
+  const md = `Engines, network alone (letterboxed input ready → detections), ${runs} timed rounds (contenders interleaved frame by frame) after warm-up over ${fr.length} frames (${fr[0].source}…, 640×480), model ${manifest.name} ${manifest.version} (${manifest.quantization}), on ${machine}; 1-min load average ${load0.toFixed(1)} → ${load1.toFixed(1)} (other work shares these 2 cores), ${new Date().toISOString()}\n\n${lines.join('\n')}\n`;
   console.log(md);
   const json = arg('json', join(packageRoot(), 'bench', 'results', 'engines.json'));
   const mdPath = arg('md', json.replace(/\.json$/, '') + '.md');

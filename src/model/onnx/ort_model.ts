@@ -22,6 +22,11 @@ export interface OrtOptions {
   threads?: number;
   /** In order of preference; ORT falls back along the list. Default ['cpu']. */
   providers?: ExecutionProvider[];
+  /**
+   * Let idle intra-op threads spin-wait for work (ORT's default). Off by default here: a spinning thread takes
+   * a core the capture and pipeline thread need on a 2-core machine (bench/engines.ts measures both).
+   */
+  spin?: boolean;
 }
 
 /**
@@ -88,6 +93,7 @@ export class OnnxLesionModel {
       interOpNumThreads: 1,
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
+      extra: { session: { intra_op: { allow_spinning: opts.spin ? '1' : '0' }, inter_op: { allow_spinning: '0' } } },
     };
     const open = (file: string) => ort.InferenceSession.create(join(dir, file), options);
     const sessions = { dense: await open(manifest.onnx.dense), box: await open(manifest.onnx.boxHead), mask: await open(manifest.onnx.maskHead) };
