@@ -11,6 +11,9 @@ export const IR_VERSION = 8;
 
 const FLOAT = proto.TensorProto.DataType.FLOAT;
 const INT64 = proto.TensorProto.DataType.INT64;
+const UINT8 = proto.TensorProto.DataType.UINT8;
+/** ONNX's code for float32, the `to` of a Cast. */
+export const FLOAT32_CODE = FLOAT;
 
 export type AttrValue = number | number[] | string;
 /** A dimension: a fixed size, or a name for a size chosen at run time. */
@@ -62,6 +65,16 @@ export class GraphBuilder {
     if (size !== data.length) throw new Error(`weight ${name}: ${data.length} values for shape [${dims}]`);
     const bytes = new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
     this.initializers.push({ name, dims, dataType: FLOAT, rawData: bytes });
+    return name;
+  }
+
+  /** A uint8 initializer (quantized weights), raw bytes. */
+  uint8Weight(name: string, dims: number[], data: Uint8Array): string {
+    if (this.weightNames.has(name)) return name;
+    this.weightNames.add(name);
+    const size = dims.reduce((a, b) => a * b, 1);
+    if (size !== data.length) throw new Error(`weight ${name}: ${data.length} values for shape [${dims}]`);
+    this.initializers.push({ name, dims, dataType: UINT8, rawData: data.slice() });
     return name;
   }
 

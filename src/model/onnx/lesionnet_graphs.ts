@@ -3,7 +3,7 @@ import { samePads } from '../conv2d.js';
 import { NUM_HEAD_CLASSES } from '../heads.js';
 import type { ParamStore } from '../params.js';
 import { BLOCKS, isBottleneck } from '../resnet.js';
-import { GraphBuilder } from './graph_builder.js';
+import { FLOAT32_CODE, GraphBuilder } from './graph_builder.js';
 
 /**
  * The trained LesionNet as three ONNX graphs, split where the network leaves dense tensors:
@@ -20,13 +20,26 @@ import { GraphBuilder } from './graph_builder.js';
 
 type Act = 'relu' | 'linear';
 
+/**
+ * A kernel kept as the model's uint8 codes: value = (q·scale + min)·channelScale, where channelScale is the
+ * folded batch norm's γ/σ per output channel. The graph computes that from initializers only, so ONNX
+ * Runtime folds it into a float32 kernel once at session creation, and the file stays ~4× smaller.
+ */
+export interface QuantizedKernel {
+  q: Uint8Array;
+  min: number;
+  scale: number;
+  channelScale?: Float32Array;
+}
+export type QuantizedKernels = Map<string, QuantizedKernel>;
+
 function data(p: ParamStore, name: string): Float32Array {
   return p.get(name).dataSync() as Float32Array;
 }
 
 /** HWIO (tfjs) → OIHW (ONNX). */
-function toOihw(k: Float32Array, [kh, kw, ci, co]: number[]): Float32Array {
-  const out = new Float32Array(k.length);
+function toOihw<T extends Float32Array | Uint8Array>(k: T, [kh, kw, ci, co]: number[]): T {
+  const out = (k instanceof Uint8Array ? new Uint8Array(k.length) : new Float32Array(k.length)) as T;
   for (let y = 0; y < kh; y++)
     for (let x = 0; x < kw; x++)
       for (let i = 0; i < ci; i++)
@@ -38,7 +51,22 @@ class Emitter {
   constructor(
     readonly g: GraphBuilder,
     readonly p: ParamStore,
+    readonly quantized: QuantizedKernels = new Map(),
   ) {}
+
+  /** The kernel input of a Conv/Gemm: float32 weights, or uint8 codes dequantized by constant-foldable nodes. */
+  private kernel(name: string, dims: number[], float: () => Float32Array, codes: (q: Uint8Array) => Uint8Array): string {
+    const qk = this.quantized.get(`${name}/kernel`);
+    if (!qk) return this.g.weight(`${name}/kernel`, dims, float());
+    const q = this.g.uint8Weight(`${name}/kernel_q`, dims, codes(qk.q));
+    let k = this.g.node('Cast', [q], { to: FLOAT32_CODE });
+    k = this.g.node('Add', [this.g.node('Mul', [k, this.g.floats([qk.scale])]), this.g.floats([qk.min])]);
+    if (qk.channelScale) {
+      const shape = dims.length === 4 ? [dims[0], 1, 1, 1] : [dims[1]];
+      k = this.g.node('Mul', [k, this.g.weight(`${name}/bn_scale`, shape, qk.channelScale)]);
+    }
+    return k;
+  }
 
   /**
    * Conv + bias (+ ReLU), with TensorFlow's 'same' padding made explicit. At inputs that are multiples of 32
@@ -53,7 +81,7 @@ class Emitter {
     const [kh, kw, ci, co] = shape;
     const biasName = this.p.has(`${name}/folded_bias`) ? `${name}/folded_bias` : `${name}/bias`;
     if (this.p.has(`${name}/bn/gamma`)) throw new Error(`export: ${name} still has batch norm; fold it first`);
-    const w = this.g.weight(`${name}/kernel`, [co, ci, kh, kw], toOihw(data(this.p, `${name}/kernel`), shape));
+    const w = this.kernel(name, [co, ci, kh, kw], () => toOihw(data(this.p, `${name}/kernel`), shape), (q) => toOihw(q, shape));
     const inputs = [x, w];
     if (this.p.has(biasName)) inputs.push(this.g.weight(biasName, [co], data(this.p, biasName)));
     const [t, b, l, r] = samePads(size, size, kh, kw, stride);
@@ -64,15 +92,16 @@ class Emitter {
   dense(name: string, x: string, act: Act): string {
     const k = this.p.get(`${name}/kernel`);
     const [, cout] = k.shape as [number, number];
-    const y = this.g.node('Gemm', [x, this.g.weight(`${name}/kernel`, k.shape as [number, number], data(this.p, `${name}/kernel`)), this.g.weight(`${name}/bias`, [cout], data(this.p, `${name}/bias`))]);
+    const kernel = this.kernel(name, k.shape, () => data(this.p, `${name}/kernel`), (q) => q);
+    const y = this.g.node('Gemm', [x, kernel, this.g.weight(`${name}/bias`, [cout], data(this.p, `${name}/bias`))]);
     return act === 'relu' ? this.g.node('Relu', [y]) : y;
   }
 }
 
 /** The dense graph: `image` [1, S, S, 3] (letterboxed, normalised, NHWC) → p2..p5 (NHWC), rpn_logits [1, N], rpn_deltas [1, N, 4]. */
-export function denseGraph(cfg: ModelConfig, p: ParamStore): GraphBuilder {
+export function denseGraph(cfg: ModelConfig, p: ParamStore, quantized?: QuantizedKernels): GraphBuilder {
   const g = new GraphBuilder(`${cfg.name}/dense`);
-  const e = new Emitter(g, p);
+  const e = new Emitter(g, p, quantized);
   const S = cfg.inputSize;
   const image = g.input('image', [1, 'S', 'S', 3]);
   let h = g.node('Transpose', [image], { perm: [0, 3, 1, 2] });
@@ -129,9 +158,9 @@ export function denseGraph(cfg: ModelConfig, p: ParamStore): GraphBuilder {
 }
 
 /** Box head: `pooled` [R, P, P, C] (NHWC, P = roi.boxPool) → class_probs [R, 3] (softmax; 0 = background), box_deltas [R, 4]. */
-export function boxHeadGraph(cfg: ModelConfig, p: ParamStore): GraphBuilder {
+export function boxHeadGraph(cfg: ModelConfig, p: ParamStore, quantized?: QuantizedKernels): GraphBuilder {
   const g = new GraphBuilder(`${cfg.name}/box_head`);
-  const e = new Emitter(g, p);
+  const e = new Emitter(g, p, quantized);
   const P = cfg.roi.boxPool;
   const x = g.input('pooled', ['R', P, P, cfg.fpnChannels]);
   // Flattened in NHWC order, as boxHead's reshape of the [R, P, P, C] tfjs tensor.
@@ -147,9 +176,9 @@ export function boxHeadGraph(cfg: ModelConfig, p: ParamStore): GraphBuilder {
  * Mask head: `pooled` [R, M, M, C] (NHWC, M = roi.maskPool) → mask_probs [R, 2M, 2M] (sigmoid). maskHead's
  * pixel shuffle (channel (dy·2 + dx)·C + c → pixel (2y + dy, 2x + dx)) is exactly ONNX DepthToSpace in DCR mode.
  */
-export function maskHeadGraph(cfg: ModelConfig, p: ParamStore): GraphBuilder {
+export function maskHeadGraph(cfg: ModelConfig, p: ParamStore, quantized?: QuantizedKernels): GraphBuilder {
   const g = new GraphBuilder(`${cfg.name}/mask_head`);
-  const e = new Emitter(g, p);
+  const e = new Emitter(g, p, quantized);
   const M = cfg.roi.maskPool;
   const x = g.input('pooled', ['R', M, M, cfg.fpnChannels]);
   let h = g.node('Transpose', [x], { perm: [0, 3, 1, 2] });
