@@ -3,16 +3,19 @@
  * --source) through the quality gate, latest-only inference in the worker, contours, debounce and the
  * MQTT publisher (embedded broker) — against the network alone on the same frames. The default source is
  * the bundled clip re-timed to 30 frames/s by GStreamer's videorate, looped. Prints a table and
- * writes bench/results/pipeline.{json,md}.
+ * writes bench/results/pipeline.{json,md}. Each engine of --engines runs in turn on the same source, so
+ * tfjs and ONNX Runtime are compared under the same conditions; --fast plays the source as fast as it decodes
+ * (the network-bound case), otherwise at its 30 frames/s.
  *
  *   npm run build && node dist/bench/pipeline.js [--frames 10000] [--source test] [--model models/default]
+ *     [--engines tfjs,onnx] [--onnx-threads 1] [--fast] [--out pipeline]
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { firstValueFrom, take, toArray } from 'rxjs';
 import { openSource } from '../src/capture/index.js';
-import { startInferenceWorker } from '../src/model/inference_client.js';
+import { startInferenceWorker, type InferenceEngineOptions } from '../src/model/inference_client.js';
 import type { PipelineEvent } from '../src/pipeline/index.js';
 import { packageRoot } from '../src/service/paths.js';
 import { startRun, type Logger } from '../src/service/run.js';
@@ -28,8 +31,9 @@ function pct(v: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 }
 
-async function main(): Promise<void> {
+async function measure(engine: InferenceEngineOptions): Promise<{ rows: Array<[string, string]>; json: Record<string, unknown>; backend: string }> {
   const frames = parseInt(arg('frames', '10000'), 10);
+  const realtime = !process.argv.includes('--fast');
   // The bundled dermatoscope clip re-timed to 30 frames/s and looped: real lesions at a camera's rate.
   const demo = join(packageRoot(), 'assets', 'demo', 'dermatoscope-demo.avi');
   const source = arg('source', `gst:filesrc location=${demo} ! avidemux ! jpegdec ! videorate ! video/x-raw,framerate=30/1`);
@@ -39,7 +43,7 @@ async function main(): Promise<void> {
 
   // 1. The network alone, sequentially, on frames of the same source.
   const sample = await firstValueFrom(openSource(source, { ...size, loop: true }).frames$.pipe(take(60), toArray()));
-  const alone = await startInferenceWorker(modelDir, 'auto');
+  const alone = await startInferenceWorker(modelDir, 'auto', engine);
   for (const f of sample.slice(0, 10)) await alone.infer(f);
   const t0 = performance.now();
   for (const f of sample.slice(10)) await alone.infer(f);
@@ -61,9 +65,10 @@ async function main(): Promise<void> {
   const handle = await startRun(
     {
       source,
-      capture: { ...size, realtime: true, loop: true },
+      capture: { ...size, realtime, loop: true },
       modelDir,
       backend: 'auto',
+      engine,
       pipeline: {},
       brokerUrl: '',
       embedded: { host: '127.0.0.1', tcpPort: 0, wsPort: false },
@@ -115,6 +120,8 @@ async function main(): Promise<void> {
   const c = handle.pipelineCounters();
   const pipelineFps = (latency.length - 1) / ((lastAt - firstAt) / 1000);
   const rows: Array<[string, string]> = [
+    ['engine (backend)', `${engine.engine} (${backend}${engine.onnx?.threads ? `, ${engine.onnx.threads} threads` : ''})`],
+    ['source rate', realtime ? '30 frames/s (real time)' : 'as fast as it decodes (--fast)'],
     ['frames captured', String(summary.framesCaptured)],
     ['processed / dropped (latest-only) / rejected (quality)', `${c.processed} / ${c.dropped} / ${c.rejectedTotal}`],
     ['network alone, frames/s', aloneFps.toFixed(1)],
@@ -127,13 +134,31 @@ async function main(): Promise<void> {
     [`tensors after ${processedAtWarm} → ${c.processed} processed`, `${memWarm?.numTensors ?? '?'} → ${memEnd.numTensors}`],
     ['RSS MB after warm-up → at the end', `${(rssWarm / 1e6).toFixed(0)} → ${(rssEnd / 1e6).toFixed(0)}`],
   ];
-  const machine = `${cpus().length}× ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, backend ${backend}`;
-  const md = `Pipeline: ${source.length > 60 ? 'demo clip via videorate' : source} 640×480 @ 30 frames/s, ${frames} frames, model ${modelDir}, on ${machine}, ${new Date().toISOString()}\n\n| measure | value |\n|---|---|\n${rows.map(([k, v]) => `| ${k} | ${v} |`).join('\n')}\n`;
+  const json = { engine, realtime, frames, aloneFps, pipelineFps, latency: { p50: pct(latency, 50), p95: pct(latency, 95), p99: pct(latency, 99) }, added: { p50: pct(addedAll, 50), p95: pct(addedAll, 95), p99: pct(addedAll, 99) }, processingOnly: { p50: pct(addedNoQueue, 50), p95: pct(addedNoQueue, 95), p99: pct(addedNoQueue, 99) }, counters: c, tensors: { warm: memWarm, end: memEnd }, rss: { warm: rssWarm, end: rssEnd }, at: new Date().toISOString() };
+  return { rows, json, backend };
+}
+
+async function main(): Promise<void> {
+  const engines = arg('engines', 'tfjs,onnx').split(',') as Array<'tfjs' | 'onnx'>;
+  const threads = process.argv.includes('--onnx-threads') ? parseInt(arg('onnx-threads', '1'), 10) : undefined;
+  const results: Array<{ rows: Array<[string, string]>; json: Record<string, unknown>; backend: string }> = [];
+  const load0 = loadavg()[0];
+  for (const e of engines) results.push(await measure({ engine: e, onnx: { threads } }));
+  const load1 = loadavg()[0];
+  const frames = parseInt(arg('frames', '10000'), 10);
+  const source = arg('source', 'demo clip via videorate');
+  const modelDir = arg('model', join(packageRoot(), 'models', 'default'));
+  const machine = `${cpus().length}× ${cpus()[0]?.model ?? 'cpu'} (no GPU), Node ${process.version}; 1-min load average ${load0.toFixed(1)} → ${load1.toFixed(1)} (other work shares these cores)`;
+  const header = `| measure | ${results.map((r) => r.backend).join(' | ')} |\n|---|${results.map(() => '---|').join('')}`;
+  const body = results[0].rows.map(([k], i) => `| ${k} | ${results.map((r) => r.rows[i][1]).join(' | ')} |`).join('\n');
+  const md = `Pipeline: ${source.length > 60 ? 'demo clip via videorate' : source} 640×480 @ 30 frames/s, ${frames} frames per engine, model ${modelDir}, on ${machine}, ${new Date().toISOString()}\n\n${header}\n${body}\n`;
   console.log(md);
   const out = join(packageRoot(), 'bench', 'results');
-  mkdirSync(out, { recursive: true });
-  writeFileSync(join(out, 'pipeline.json'), JSON.stringify({ machine, frames, aloneFps, pipelineFps, latency: { p50: pct(latency, 50), p95: pct(latency, 95), p99: pct(latency, 99) }, added: { p50: pct(addedAll, 50), p95: pct(addedAll, 95), p99: pct(addedAll, 99) }, processingOnly: { p50: pct(addedNoQueue, 50), p95: pct(addedNoQueue, 95), p99: pct(addedNoQueue, 99) }, counters: c, tensors: { warm: memWarm, end: memEnd }, rss: { warm: rssWarm, end: rssEnd }, at: new Date().toISOString() }, null, 2));
-  writeFileSync(join(out, 'pipeline.md'), md);
+  const name = arg('out', 'pipeline');
+  const base = name.includes('/') ? name : join(out, name);
+  mkdirSync(dirname(base), { recursive: true });
+  writeFileSync(`${base}.json`, JSON.stringify({ machine, runs: results.map((r) => ({ backend: r.backend, ...r.json })) }, null, 2));
+  writeFileSync(`${base}.md`, md);
 }
 
 main().catch((err: Error) => {

@@ -1,8 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { clipBox, decodeBox, HEAD_WEIGHTS } from './box_coder.js';
-import { calibrate } from './calibration.js';
+import { assembleDetections, decideDetections } from './head_decode.js';
 import type { LesionNet } from './network.js';
-import { nms } from './nms.js';
 import { proposals } from './proposals.js';
 
 /** A detection in network-input pixels, before mapping back to the frame. */
@@ -37,35 +35,10 @@ export function detect(net: LesionNet, input: tf.Tensor4D): RawDetection[] {
       props.boxes.map((box) => ({ batch: 0, box })),
     );
     const probs = tf.softmax(head.classLogits).dataSync();
-    const deltas = head.deltas.dataSync();
-    const n = props.boxes.length;
-    const refined = new Float32Array(n * 4);
-    const scores = new Float32Array(n);
-    for (let i = 0; i < n; i++) {
-      decodeBox(deltas.subarray(i * 4, i * 4 + 4), props.boxes[i], HEAD_WEIGHTS, refined, i * 4);
-      clipBox(refined, i * 4, s, s);
-      scores[i] = 1 - probs[i * 3];
-    }
-    const kept = nms(refined, scores, cfg.detection.nmsIoU, cfg.detection.maxDetections, cfg.detection.scoreThreshold).filter(
-      (i) => refined[i * 4 + 2] - refined[i * 4] >= 1 && refined[i * 4 + 3] - refined[i * 4 + 1] >= 1,
-    );
-    if (kept.length === 0) return [];
-    const boxes = kept.map((i) => refined.slice(i * 4, i * 4 + 4));
-    const masks = tf.sigmoid(net.maskHead(levels, boxes.map((box) => ({ batch: 0, box })), mode));
-    const maskData = masks.dataSync() as Float32Array;
-    const m = masks.shape[1];
-    return kept.map((i, j) => {
-      const fg = probs[i * 3 + 1] + probs[i * 3 + 2];
-      const malignant = calibrate(fg > 0 ? probs[i * 3 + 2] / fg : 0.5, cfg.calibration);
-      return {
-        box: boxes[j],
-        score: scores[i],
-        benign: 1 - malignant,
-        malignant,
-        mask: maskData.slice(j * m * m, (j + 1) * m * m),
-        maskSize: m,
-      };
-    });
+    const decision = decideDetections(cfg, props.boxes, probs, head.deltas.dataSync() as Float32Array);
+    if (decision.kept.length === 0) return [];
+    const masks = tf.sigmoid(net.maskHead(levels, decision.boxes.map((box) => ({ batch: 0, box })), mode));
+    return assembleDetections(cfg, decision, probs, masks.dataSync() as Float32Array, masks.shape[1] as number);
   } finally {
     tf.engine().endScope();
   }

@@ -4,6 +4,7 @@ import { imagePath, maskPath, readLabels, type LabelRow } from './dataset.js';
 import { classificationScores, confusion, meanScores, segmentationScores, type ClassificationScores, type SegmentationScores } from './metrics.js';
 import { unionMask } from './paste_mask.js';
 import { failureReport, formatFailureReport, type FailureReport, type ImageOutcome } from './failure_report.js';
+import type { LesionEngine } from './engine.js';
 import type { LesionModel } from './predictor.js';
 
 /** Where the classification threshold came from: the model's manifest, `--threshold`, or neither (0.5). */
@@ -47,7 +48,13 @@ export function selectRows(dataDir: string, idsFile?: string, fold?: number): La
  * The lesion mask is the union of the kept detections (none = empty mask); the malignant score is the
  * top detection's (none = 0).
  */
-export async function evaluate(model: LesionModel, dataDir: string, rows: LabelRow[], onProgress?: (done: number, total: number) => void, threshold?: number): Promise<EvalReport> {
+export async function evaluate(
+  model: LesionModel | Pick<LesionEngine, 'inferRgb' | 'identity' | 'manifest'>,
+  dataDir: string,
+  rows: LabelRow[],
+  onProgress?: (done: number, total: number) => void,
+  threshold?: number,
+): Promise<EvalReport> {
   const op = model.manifest.operatingPoint;
   const at = threshold ?? op?.threshold ?? 0.5;
   const thresholdSource: ThresholdSource = threshold !== undefined ? 'flag' : op ? 'model' : 'none';
@@ -60,7 +67,7 @@ export async function evaluate(model: LesionModel, dataDir: string, rows: LabelR
   for (const row of rows) {
     const { data, info } = await sharp(imagePath(dataDir, row.id)).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
     const rgb = new Uint8Array(data.buffer, data.byteOffset, data.length);
-    const { detections } = model.inferRgb(rgb, info.width, info.height);
+    const { detections } = await model.inferRgb(rgb, info.width, info.height);
     scores.push(detections.length ? detections[0].probabilities.malignant : 0);
     labels.push(row.malignant);
     const mp = maskPath(dataDir, row.id);

@@ -5,14 +5,20 @@ import type { Detection, Inference } from '../types/detection.js';
 import type { Frame } from '../types/frame.js';
 import { frameInfo } from '../types/frame.js';
 import type { BackendPreference } from './backend.js';
+import type { EngineName, EngineOptions } from './engine.js';
 import type { ModelIdentity } from './predictor.js';
 import type { SignatureCheck } from './manifest_signature.js';
 import type { ModelTrust } from './weights_io.js';
+
+/** Engine choice for the worker (model.engine, model.onnx.* in the config). */
+export type InferenceEngineOptions = Pick<EngineOptions, 'engine' | 'onnx'>;
 
 export interface InferenceClient {
   identity: ModelIdentity;
   /** What the loader found of the manifest's signature. */
   signature: SignatureCheck;
+  /** Which engine runs the network (tfjs or onnx); identity.backend says which backend/provider. */
+  engine: EngineName;
   backendSkipped: string[];
   infer(frame: Frame): Promise<Inference>;
   /** Tensors and bytes held by the backend in the worker (a leak shows here first). */
@@ -37,8 +43,8 @@ function createWorker(data: unknown): Worker {
  * buffer); masks come back as transferred buffers. A crashed worker rejects every pending request and
  * every later call, with the reason.
  */
-export function startInferenceWorker(modelDir: string, backend: BackendPreference = 'auto', trust: ModelTrust = {}): Promise<InferenceClient> {
-  const worker = createWorker({ modelDir, backend, trust });
+export function startInferenceWorker(modelDir: string, backend: BackendPreference = 'auto', engine: InferenceEngineOptions = {}, trust: ModelTrust = {}): Promise<InferenceClient> {
+  const worker = createWorker({ modelDir, backend, engine, trust });
   const pending = new Map<number, { resolve: (v: Inference) => void; reject: (e: Error) => void; frame: Frame }>();
   const statsPending = new Map<number, (m: { numTensors: number; numBytes: number }) => void>();
   let nextId = 1;
@@ -59,7 +65,7 @@ export function startInferenceWorker(modelDir: string, backend: BackendPreferenc
       failAll(e);
       rejectStart(e);
     });
-    worker.on('message', (msg: { type: string; id?: number; message?: string; identity?: ModelIdentity; signature?: SignatureCheck; skipped?: string[]; detections?: Detection[]; timings?: Inference['timings'] }) => {
+    worker.on('message', (msg: { type: string; id?: number; message?: string; identity?: ModelIdentity; signature?: SignatureCheck; skipped?: string[]; engine?: EngineName; detections?: Detection[]; timings?: Inference['timings'] }) => {
       if (msg.type === 'fatal') {
         rejectStart(new InferenceWorkerError(msg.message ?? 'model failed to load'));
         void worker.terminate();
@@ -69,6 +75,7 @@ export function startInferenceWorker(modelDir: string, backend: BackendPreferenc
         resolveStart({
           identity: msg.identity as ModelIdentity,
           signature: msg.signature ?? { status: 'unsigned' },
+          engine: msg.engine ?? 'tfjs',
           backendSkipped: msg.skipped ?? [],
           infer(frame: Frame): Promise<Inference> {
             if (dead) return Promise.reject(dead);

@@ -10,7 +10,7 @@ export interface Mode {
   bnUpdates?: Array<{ name: string; mean: tf.Tensor; variance: tf.Tensor }>;
 }
 
-const BN_EPS = 1e-5;
+export const BN_EPS = 1e-5;
 
 /** Declares a conv's weights; separate from use so the whole network can be built before any forward. */
 export function declareConv(p: ParamStore, name: string, kh: number, kw: number, cin: number, cout: number, opts: { bn: boolean; bias?: boolean; gain?: number; std?: number }): void {

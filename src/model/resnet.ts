@@ -9,7 +9,7 @@ interface StagePlan {
   stride: number;
 }
 
-const BLOCKS: Record<number, number[]> = { 18: [2, 2, 2, 2], 34: [3, 4, 6, 3], 50: [3, 4, 6, 3], 101: [3, 4, 23, 3] };
+export const BLOCKS: Record<number, number[]> = { 18: [2, 2, 2, 2], 34: [3, 4, 6, 3], 50: [3, 4, 6, 3], 101: [3, 4, 23, 3] };
 
 export function isBottleneck(depth: number): boolean {
   return depth >= 50;

@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { parseModelConfig, type ModelConfig } from './config.js';
 import { LesionNet } from './network.js';
 import { ParamStore } from './params.js';
+import type { OnnxExport } from './onnx/export.js';
 import { quantizeFloat16, quantizeUint8, type QuantDtype, type QuantInfo } from './quantize.js';
 import { checkManifestSignature, parseTrustedKey, readManifestSignature, SIGNATURE_FILE, type SignatureCheck } from './manifest_signature.js';
 import type { OperatingPoint } from './operating_point.js';
@@ -46,6 +47,8 @@ export interface Manifest {
   training?: Record<string, unknown>;
   metrics?: Record<string, unknown>;
   notes?: string[];
+  /** ONNX graphs of this network, written by `dermstream export --format onnx` (src/model/onnx/export.ts). */
+  onnx?: OnnxExport;
 }
 
 export class ModelLoadError extends Error {
@@ -195,12 +198,16 @@ function checkSignature(dir: string, manifestBytes: Buffer, trust: ModelTrust): 
 }
 
 /**
- * Loads a model folder after verifying it: the signature of manifest.json (per `trust`), the SHA-256 of every file
- * against the manifest, that the manifest lists model.json and every shard model.json uses, and that the manifest's
- * architecture is model.json's. A corrupt, truncated, re-hashed or tampered model is refused with the file named,
- * never half-loaded. The weights hash reported is computed from the shard bytes decoded here.
+ * Reads manifest.json and model.json after verifying them: the signature of manifest.json (per `trust`), the
+ * SHA-256 of every file against the manifest, that the manifest lists model.json and every shard model.json uses,
+ * and that the manifest's architecture is model.json's. A corrupt, truncated, re-hashed or tampered model is
+ * refused with the file named. Shared by both inference engines, which then use only the bytes verified here
+ * (`bytes`), and report the weights hash computed from them.
  */
-export function loadModel(dir: string, trust: ModelTrust = {}): { net: LesionNet; manifest: Manifest; integrity: ModelIntegrity } {
+export function readVerifiedModel(
+  dir: string,
+  trust: ModelTrust = {},
+): { manifest: Manifest; modelJson: ModelJson; config: ModelConfig; bytes: Map<string, Buffer>; integrity: ModelIntegrity } {
   const manifestPath = join(dir, 'manifest.json');
   readJson<Manifest>(manifestPath, 'manifest'); // existence and JSON, with the usual messages
   const manifestBytes = readFileSync(manifestPath);
@@ -233,11 +240,20 @@ export function loadModel(dir: string, trust: ModelTrust = {}): { net: LesionNet
   }
   const config = parseModelConfig(modelJson.config, `${dir}/model.json config`);
   // The very bytes that were hashed are the ones decoded, and their hash is the identity on the wire.
-  const joined = Buffer.concat(group.paths.map((p) => bytes.get(p)!));
-  const weightsSha256 = sha256(joined);
+  const weightsSha256 = sha256(Buffer.concat(group.paths.map((p) => bytes.get(p)!)));
   if (manifest.weightsSha256 !== weightsSha256) {
     throw new ModelLoadError(`${dir}: the weights hash to ${weightsSha256.slice(0, 12)}…, manifest.json says ${String(manifest.weightsSha256).slice(0, 12)}…`, 'copy the model folder again from a trusted source');
   }
+  return { manifest, modelJson, config, bytes, integrity: { weightsSha256, signature } };
+}
+
+/**
+ * Loads a model folder for tfjs after `readVerifiedModel`: never half-loaded, weights decoded from the verified bytes.
+ */
+export function loadModel(dir: string, trust: ModelTrust = {}): { net: LesionNet; manifest: Manifest; integrity: ModelIntegrity } {
+  const { manifest, modelJson, config, bytes, integrity } = readVerifiedModel(dir, trust);
+  const group = modelJson.weightsManifest[0];
+  const joined = Buffer.concat(group.paths.map((p) => bytes.get(p)!));
   const tensors = tf.io.decodeWeights(joined.buffer.slice(joined.byteOffset, joined.byteOffset + joined.byteLength), group.weights as tf.io.WeightsManifestEntry[]);
   const params = new ParamStore();
   for (const [name, t] of Object.entries(tensors)) {
@@ -257,5 +273,5 @@ export function loadModel(dir: string, trust: ModelTrust = {}): { net: LesionNet
     net.dispose();
     throw new ModelLoadError(`model in ${dir} lacks ${missing.length} weights its architecture needs (first: ${missing[0]})`, 'the weights and config do not belong together: re-export the model');
   }
-  return { net, manifest, integrity: { weightsSha256, signature } };
+  return { net, manifest, integrity };
 }

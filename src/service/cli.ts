@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { registerBridge } from './cli_bridge.js';
 import { registerConfig } from './cli_config.js';
 import { registerDoctor } from './cli_doctor.js';
+import { registerExport } from './cli_export.js';
 import { registerEval, registerQuantize, registerTrain } from './cli_model.js';
 import { registerCv, registerFolds } from './cli_cv.js';
 import { registerRun } from './cli_run.js';
@@ -22,6 +23,7 @@ registerEval(program);
 registerQuantize(program);
 registerFolds(program);
 registerCv(program);
+registerExport(program);
 registerBridge(program);
 registerSign(program);
 // `dermstream` alone is the main job, as a bedside device runs it.

@@ -5,7 +5,7 @@ import { train } from '../model/train.js';
 import { writeFileSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { evaluate, formatReport, selectRows, type EvalReport } from '../model/evaluate.js';
-import { LesionModel } from '../model/predictor.js';
+import { loadEngine, type EngineOptions } from '../model/engine.js';
 import { loadModel, saveModel } from '../model/weights_io.js';
 import { LesionNet } from '../model/network.js';
 import { fitPlatt } from '../model/calibration.js';
@@ -20,8 +20,11 @@ function folderBytes(dir: string): number {
   return readdirSync(dir).reduce((a, f) => a + statSync(join(dir, f)).size, 0);
 }
 
-export async function runEval(modelDir: string, data: string, ids: string | undefined, backend: BackendPreference, inputSize?: number, detection?: Partial<ModelConfig['detection']>, calibration?: { a: number; b: number; fittedOn?: string }, threshold?: number, fold?: number): Promise<EvalReport> {
-  const model = await LesionModel.load(modelDir, backend, inputSize, detection, calibration);
+export async function runEval(modelDir: string, data: string, ids: string | undefined, backend: BackendPreference, inputSize?: number, detection?: Partial<ModelConfig['detection']>, calibration?: { a: number; b: number; fittedOn?: string }, threshold?: number, fold?: number, engine: EngineOptions = { engine: 'tfjs' }): Promise<EvalReport> {
+  // Coarse-to-fine refinement is a tfjs path (the ONNX graphs are the single pass): it runs there.
+  const eng: EngineOptions = detection?.refine?.enabled ? { ...engine, engine: 'tfjs' } : engine;
+  const model = await loadEngine(modelDir, { ...eng, backend, inputSize, detection, calibration });
+  console.error(`engine ${model.engine} (${model.identity.backend})${model.skipped.length ? `; skipped: ${model.skipped.join('; ')}` : ''}`);
   try {
     const rows = selectRows(data, ids, fold);
     let last = 0;
@@ -34,7 +37,7 @@ export async function runEval(modelDir: string, data: string, ids: string | unde
     if (process.stderr.isTTY) process.stderr.write('\n');
     return report;
   } finally {
-    model.dispose();
+    await model.dispose();
   }
 }
 
@@ -64,11 +67,13 @@ export function registerEval(program: Command): void {
     .option('--refine-mode <mode>', 'with --refine: box (heads on the coarse box over the crop) | redetect (whole detector on the crop)', 'box')
     .option('--refine-flip', 'with --refine (box mode): average with the mirrored crop (flip test-time augmentation)', false)
     .option('--no-refine', 'turn off a refinement the model enables')
+    .option('--engine <name>', 'auto | tfjs | onnx (auto: onnx when the model has ONNX graphs and ONNX Runtime loads)', 'auto')
+    .option('--onnx-threads <n>', 'ONNX Runtime intra-op threads (default: all cores but one)', (v) => parseInt(v, 10))
     .action(async (o) => {
       if (o.refineClassify && !['coarse', 'crop', 'mean'].includes(o.refineClassify)) throw new Error(`--refine-classify must be coarse, crop or mean, not ${o.refineClassify}`);
       if (!['box', 'redetect'].includes(o.refineMode)) throw new Error(`--refine-mode must be box or redetect, not ${o.refineMode}`);
       const refine = typeof o.refine === 'number' ? { enabled: true, margin: o.refine, classify: o.refineClassify, mode: o.refineMode, flip: o.refineFlip } : o.refine === false ? { enabled: false, margin: 0, classify: 'coarse' as const, mode: 'box' as const, flip: false } : undefined;
-      const report = await runEval(o.model, o.data, o.ids, o.backend, o.inputSize, refine ? { refine } : undefined, undefined, o.threshold, o.fold);
+      const report = await runEval(o.model, o.data, o.ids, o.backend, o.inputSize, refine ? { refine } : undefined, undefined, o.threshold, o.fold, { engine: o.engine, onnx: { threads: o.onnxThreads } });
       console.log(formatReport(report));
       if (o.json) {
         mkdirSync(dirname(o.json), { recursive: true });

@@ -3,7 +3,7 @@ import { Subject, takeUntil, tap, timer, type Subscription } from 'rxjs';
 import { openSource, type CaptureEvent, type CaptureSource, type OpenSourceOptions } from '../capture/index.js';
 import type { BackendPreference } from '../model/backend.js';
 import type { ModelTrust } from '../model/weights_io.js';
-import { startInferenceWorker, type InferenceClient } from '../model/inference_client.js';
+import { startInferenceWorker, type InferenceClient, type InferenceEngineOptions } from '../model/inference_client.js';
 import { createPipeline, type PipelineEvent, type PipelineOptions } from '../pipeline/index.js';
 import { createPublisher, redactUrl, startEmbeddedBroker, type EmbeddedBroker, type OutboxDurability, type Publisher, type PublisherOptions } from '../publish/index.js';
 import { resolve as resolvePath } from 'node:path';
@@ -25,6 +25,8 @@ export interface RunOptions {
   backend: BackendPreference;
   /** Trusted signing keys and whether a signature is required (model.trustedKeys, model.requireSignature). */
   modelTrust?: ModelTrust;
+  /** Inference engine and ONNX Runtime options (model.engine, model.onnx.*); default auto. */
+  engine?: InferenceEngineOptions;
   pipeline: Omit<PipelineOptions, 'infer'>;
   /** Empty: start the embedded broker. */
   brokerUrl: string;
@@ -91,11 +93,11 @@ export interface RunSummary {
  */
 export async function startRun(opts: RunOptions, log: Logger, hooks: RunHooks = {}): Promise<RunHandle> {
   const started = performance.now();
-  const inference = await startInferenceWorker(opts.modelDir, opts.backend, opts.modelTrust);
+  const inference = await startInferenceWorker(opts.modelDir, opts.backend, opts.engine, opts.modelTrust);
   // Falling back past tfjs-node(-gpu) is the normal case off the Jetson ("Cannot find package …" wrapped
   // over four lines at INFO on every start): a debug detail, not news.
   for (const skipped of inference.backendSkipped ?? []) log.debug?.({ skipped }, `backend not available: ${skipped}`);
-  log.info({ model: inference.identity, signature: inference.signature }, `model ${inference.identity.name} ${inference.identity.version} loaded on ${inference.identity.backend}`);
+  log.info({ model: inference.identity, engine: inference.engine, signature: inference.signature }, `model ${inference.identity.name} ${inference.identity.version} loaded on ${inference.identity.backend}`);
   if (inference.signature.status === 'unsigned') {
     log.warn({ signature: inference.signature, modelDir: opts.modelDir }, 'model: manifest is not signed; its integrity rests on its own hashes (set model.requireSignature and model.trustedKeys)');
   } else if (inference.signature.status !== 'verified') {

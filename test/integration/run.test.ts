@@ -63,7 +63,8 @@ describe.skipIf(!mosquittoAvailable)('dermstream run, end to end', () => {
     for (const m of [...live, ...lesion]) {
       const v = validateLesionMessage(m.json);
       expect(v.errors).toEqual([]);
-      expect(m.json.model.backend).toBe('wasm');
+      // The shipped model has ONNX graphs, so the default engine (auto) runs it on ONNX Runtime.
+      expect(m.json.model.backend).toBe('onnxruntime-cpu');
       expect(m.json.frame.width).toBe(320);
     }
     // Live messages carry increasing sequence numbers within the session.

@@ -35,6 +35,8 @@ export const CONFIG_FLAGS: readonly FlagSpec[] = [
   { flags: '--fast', attr: 'fast', key: 'capture.realtime', description: 'play recorded sources as fast as they decode', value: false },
   { flags: '--model <dir>', attr: 'model', key: 'model.path', description: 'model folder' },
   { flags: '--backend <name>', attr: 'backend', key: 'model.backend', description: 'auto | tensorflow | wasm | cpu' },
+  { flags: '--engine <name>', attr: 'engine', key: 'model.engine', description: 'auto | tfjs | onnx' },
+  { flags: '--onnx-threads <n>', attr: 'onnxThreads', key: 'model.onnx.threads', description: 'ONNX Runtime intra-op threads (0: all cores but one)' },
   { flags: '--broker <url>', attr: 'broker', key: 'mqtt.brokerUrl', description: 'MQTT broker URL (empty: embedded broker)' },
   { flags: '--topic-prefix <prefix>', attr: 'topicPrefix', key: 'mqtt.topicPrefix', description: 'MQTT topic prefix' },
   { flags: '--mqtt-username <user>', attr: 'mqttUsername', key: 'mqtt.username', description: 'broker user name' },

@@ -46,6 +46,7 @@ export function runOptionsFrom(c: DermstreamConfig, extra: { summary?: boolean; 
     ...(extra.sources && { operatingPoint: operatingPointInForce(c.pipeline.debounce, extra.sources) }),
     backend: c.model.backend,
     modelTrust: { trustedKeys: c.model.trustedKeys, requireSignature: c.model.requireSignature },
+    engine: { engine: c.model.engine, onnx: { threads: c.model.onnx.threads || undefined, providers: c.model.onnx.providers } },
     pipeline: {
       qualityGate: c.pipeline.qualityGate,
       qualityThresholds: c.pipeline.quality,

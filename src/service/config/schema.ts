@@ -23,6 +23,9 @@ const file = (what: string) => z.string().min(1).describe(`${what}: path of a re
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
+export const ENGINES = ['auto', 'tfjs', 'onnx'] as const;
+/** Only cpu ships in onnxruntime-node and is tested; cuda/tensorrt need an ORT build with those providers (GPU machines). */
+export const ONNX_PROVIDERS = ['cpu', 'cuda', 'tensorrt'] as const;
 export const BROKER_SCHEMES = ['mqtt:', 'mqtts:', 'ws:', 'wss:'] as const;
 /** A topic level (deviceId) as the publisher requires it. */
 export const DEVICE_ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
@@ -61,6 +64,17 @@ export const modelSchema = z.strictObject({
     .describe('Ed25519 public keys whose signature on a model manifest is accepted: a list of PEM file paths or PEM texts')
     .default([]),
   requireSignature: z.boolean().describe('refuse a model not signed by one of model.trustedKeys: true or false').default(false),
+  engine: z.enum(ENGINES).describe(`inference engine: one of ${ENGINES.join(', ')} (auto: onnx when the model has ONNX graphs and ONNX Runtime loads, else tfjs)`).default('auto'),
+  onnx: z
+    .strictObject({
+      threads: int(0, 256, 'ONNX Runtime intra-op threads; 0 = all cores but one').default(0),
+      providers: z
+        .array(z.enum(ONNX_PROVIDERS))
+        .min(1)
+        .describe(`ONNX Runtime execution providers in order of preference: a list of ${ONNX_PROVIDERS.join(', ')} (cuda/tensorrt untested, GPU machines only)`)
+        .default(['cpu']),
+    })
+    .prefault({}),
 });
 
 export const pipelineSchema = z.strictObject({
