@@ -100,15 +100,17 @@ describe.skipIf(!mosquittoAvailable)('dermstream run exit status (built CLI, rea
     const avi = makeMjpegAvi(path.join(dir, 'clip.avi'), { frames: 20, width: 160, height: 120 });
     const fifo = path.join(dir, 'stall.fifo');
     execFileSync('mkfifo', [fifo]);
-    // The writer sends the whole clip but keeps the FIFO open for 12 s (the model loads first): no more data, no end of file.
-    const writer = spawn('sh', ['-c', `cat '${avi}'; sleep 12`], { stdio: ['ignore', 'pipe', 'ignore'] });
+    // The writer sends the whole clip but keeps the FIFO open for 30 s (the model loads first; on a loaded machine that took long enough for 12 s to end the file before the watchdog): no more data, no end of file.
+    const writer = spawn('sh', ['-c', `cat '${avi}'; sleep 30`], { stdio: ['ignore', 'pipe', 'ignore'] });
     const sink = spawn('sh', ['-c', `cat > '${fifo}'`], { stdio: ['pipe', 'ignore', 'ignore'] });
     writer.stdout.pipe(sink.stdin);
-    const r = await run([...brokerArgs, '--source', `file:${fifo}`, '--set', 'capture.stallTimeoutMs=1500']);
+    const r = await run([...brokerArgs, '--source', `file:${fifo}`, '--set', 'capture.stallTimeoutMs=1500'], 110_000);
     expect(said(r, /camera stalled: no frame for \d+ ms/).length).toBe(1);
     expect(said(r, /run ended: error: no frame from file:.* for \d+ ms/)).toHaveLength(1);
     expect(r.status).toBe(EX_UNAVAILABLE);
-  }, 60_000);
+    writer.kill();
+    sink.kill();
+  }, 120_000);
 
   it('an embedded broker host that does not resolve exits 78 naming mqtt.embedded.host, without hanging', async () => {
     const port = await freePort();
