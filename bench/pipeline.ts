@@ -61,7 +61,8 @@ async function main(): Promise<void> {
   const handle = await startRun(
     {
       source,
-      capture: { ...size, realtime: true, loop: true },
+      // --isolate true: GStreamer in a child process, as the service runs it by default (capture.isolate).
+      capture: { ...size, realtime: true, loop: true, isolate: arg('isolate', 'false') === 'true' },
       modelDir,
       backend: 'auto',
       pipeline: {},
@@ -132,8 +133,11 @@ async function main(): Promise<void> {
   console.log(md);
   const out = join(packageRoot(), 'bench', 'results');
   mkdirSync(out, { recursive: true });
-  writeFileSync(join(out, 'pipeline.json'), JSON.stringify({ machine, frames, aloneFps, pipelineFps, latency: { p50: pct(latency, 50), p95: pct(latency, 95), p99: pct(latency, 99) }, added: { p50: pct(addedAll, 50), p95: pct(addedAll, 95), p99: pct(addedAll, 99) }, processingOnly: { p50: pct(addedNoQueue, 50), p95: pct(addedNoQueue, 95), p99: pct(addedNoQueue, 99) }, counters: c, tensors: { warm: memWarm, end: memEnd }, rss: { warm: rssWarm, end: rssEnd }, at: new Date().toISOString() }, null, 2));
-  writeFileSync(join(out, 'pipeline.md'), md);
+  // A side run (--tag isolate) writes pipeline-<tag>.* and leaves the reference results alone.
+  const tag = arg('tag', '');
+  const name = tag ? `pipeline-${tag}` : 'pipeline';
+  writeFileSync(join(out, `${name}.json`), JSON.stringify({ machine, frames, aloneFps, pipelineFps, latency: { p50: pct(latency, 50), p95: pct(latency, 95), p99: pct(latency, 99) }, added: { p50: pct(addedAll, 50), p95: pct(addedAll, 95), p99: pct(addedAll, 99) }, processingOnly: { p50: pct(addedNoQueue, 50), p95: pct(addedNoQueue, 95), p99: pct(addedNoQueue, 99) }, counters: c, tensors: { warm: memWarm, end: memEnd }, rss: { warm: rssWarm, end: rssEnd }, at: new Date().toISOString() }, null, 2));
+  writeFileSync(join(out, `${name}.md`), md);
 }
 
 main().catch((err: Error) => {
