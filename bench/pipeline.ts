@@ -65,7 +65,8 @@ async function measure(engine: InferenceEngineOptions): Promise<{ rows: Array<[s
   const handle = await startRun(
     {
       source,
-      capture: { ...size, realtime, loop: true },
+      // --isolate true: GStreamer in a child process, as the service runs it by default (capture.isolate).
+      capture: { ...size, realtime, loop: true, isolate: arg('isolate', 'false') === 'true' },
       modelDir,
       backend: 'auto',
       engine,
