@@ -214,11 +214,13 @@ export async function startRun(opts: RunOptions, log: Logger, hooks: RunHooks = 
     processedAtLastTick = c.processed;
     lastTick = now;
     const e = lastEvent;
-    const p = e?.label ? (e.probabilities?.[e.label] ?? 0) : 0;
-    const sd = e?.label ? (e.spread?.[e.label] ?? 0) : 0;
-    const label = e?.label ? `${e.label} ${(p * 100).toFixed(0)}%±${(sd * 100).toFixed(0)}` : '—';
+    // p(malignant) against the threshold in force, never the winning label's own percentage (issue 8: "malignant
+    // 37 %" read as 37 % sure of malignant; it was p(malignant) = 0.37 above a 0.15 threshold).
+    const p = e?.probabilities?.malignant ?? 0;
+    const sd = e?.spread?.malignant ?? 0;
+    const label = e?.label ? `${e.label} p(mal) ${(p * 100).toFixed(0)}%±${(sd * 100).toFixed(0)} ${p >= op.threshold ? '≥' : '<'} ${(op.threshold * 100).toFixed(0)}%` : '—';
     return {
-      text: `${fps.toFixed(1).padStart(4)} fps | ${(e?.state ?? 'starting').padEnd(13)} | ${label.padEnd(18)} | latency ${e ? e.timings.latencyMs.toFixed(0) : '—'} ms | dropped ${c.dropped} | rejected ${c.rejectedTotal} | outbox ${publisher.stats().outbox.depth}`,
+      text: `${fps.toFixed(1).padStart(4)} fps | ${(e?.state ?? 'starting').padEnd(13)} | ${label.padEnd(32)} | latency ${e ? e.timings.latencyMs.toFixed(0) : '—'} ms | dropped ${c.dropped} | rejected ${c.rejectedTotal} | outbox ${publisher.stats().outbox.depth}`,
       fields: { fps: Number(fps.toFixed(2)), state: e?.state ?? 'starting', label: e?.label ?? null, probability: p, latencyMs: e?.timings.latencyMs, dropped: c.dropped, rejected: c.rejectedTotal, outbox: publisher.stats().outbox.depth },
     };
   };

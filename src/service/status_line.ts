@@ -1,5 +1,5 @@
 /**
- * The one live line at the bottom of a terminal (`12.3 fps | stable | benign 91%±3 | …`), kept apart from
+ * The one live line at the bottom of a terminal (`12.3 fps | stable | benign p(mal) 4%±1 < 15% | …`), kept apart from
  * the log lines above it. It used to be a hand-written `\r` line on stderr, which every log line on stdout
  * overwrote half-way. log-update (sindresorhus) redraws it in place with ANSI erase sequences; the logger
  * calls `around()` for each line so the status is erased first and drawn again below the new line.
