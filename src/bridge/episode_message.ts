@@ -1,72 +1,35 @@
 /**
- * The lesion-message 1.1.0 fields the bridge reads (CONTRACT-8: `episodeId`, `session`, `episode`,
- * `model.operatingPoint`, state `ended`), as the bridge sees them: optional, because a 1.0.0 device sends none of
- * them. The schema (schema/lesion-message.schema.json) is the contract; these accessors only read what it validated.
- *
- * Why a local view instead of the fields on `LesionMessage`: the schema and `wire_message.ts` are owned by the device
- * side; keeping the bridge's reading in one place means the merge only has to make `EpisodeView` agree with them.
+ * The lesion-message 1.1.0 fields the bridge reads (`episodeId`, `session`, `episode`, `model.operatingPoint`, state
+ * `ended`), through the wire types of src/publish/wire_message.ts — the one home of the message's shape. All optional
+ * there, because a 1.0.0 device sends none of them; the schema (schema/lesion-message.schema.json) validated them
+ * before these accessors read them.
  */
-import type { LesionMessage } from '../publish/wire_message.js';
-import type { ClassProbabilities, LesionLabel } from '../types/index.js';
+import type { EpisodeMessage, LesionMessage, SessionContext } from '../publish/wire_message.js';
+import type { ModelIdentity } from '../types/model_identity.js';
 
-export interface SnomedCoding {
-  system: 'http://snomed.info/sct';
-  code: string;
-  display: string;
-}
-
-export interface SessionContext {
-  patientRef: string | null;
-  bodySite: SnomedCoding | null;
-}
-
-export type EpisodeEndReason = 'lifted' | 'new-lesion' | 'lost' | 'source-ended' | 'shutdown';
-
-export interface EpisodeSummary {
-  id: string;
-  startedAt: string;
-  endedAt: string;
-  durationMs: number;
-  endReason: EpisodeEndReason;
-  verdict: LesionLabel | null;
-  meanProbabilities: ClassProbabilities | null;
-  spread: ClassProbabilities | null;
-  agreement: { agreeing: number; frames: number };
-  framesSeen: number;
-  bestFrameSeq: number | null;
-}
-
-export interface OperatingPoint {
-  threshold: number;
-  margin: number;
-  source: 'model' | 'config';
-}
-
-/** A lesion message with the 1.1.0 fields the bridge reads (all optional: 1.0.0 devices send none). */
-export type EpisodeView = LesionMessage & {
-  episodeId?: string | null;
-  session?: SessionContext | null;
-  episode?: EpisodeSummary | null;
-  model: LesionMessage['model'] & { operatingPoint?: OperatingPoint };
-};
+export type { SessionContext } from '../publish/wire_message.js';
+/** The summary on an episode's one `ended` message. */
+export type EpisodeSummary = EpisodeMessage;
+export type OperatingPoint = NonNullable<ModelIdentity['operatingPoint']>;
+/** Kept as a name for the bridge's readers: a lesion message, 1.0.0 or 1.1.0. */
+export type EpisodeView = LesionMessage;
 
 export function episodeIdOf(msg: LesionMessage): string | null {
-  const v = msg as EpisodeView;
-  return v.episode?.id ?? v.episodeId ?? null;
+  return msg.episode?.id ?? msg.episodeId ?? null;
 }
 
 export function isEnded(msg: LesionMessage): boolean {
-  return (msg.state as string) === 'ended';
+  return msg.state === 'ended';
 }
 
 export function sessionOf(msg: LesionMessage): SessionContext {
-  return (msg as EpisodeView).session ?? { patientRef: null, bodySite: null };
+  return msg.session ?? { patientRef: null, bodySite: null };
 }
 
 export function operatingPointOf(msg: LesionMessage): OperatingPoint | null {
-  return (msg as EpisodeView).model.operatingPoint ?? null;
+  return msg.model.operatingPoint ?? null;
 }
 
 export function summaryOf(msg: LesionMessage): EpisodeSummary | null {
-  return (msg as EpisodeView).episode ?? null;
+  return msg.episode ?? null;
 }

@@ -3,7 +3,6 @@
  * default run's embedded broker (child Mosquitto, and aedes with the 3.1.1 fallback). One Observation per episode,
  * each line valid against HL7's R4 JSON schema.
  */
-import './helpers/contract_schema.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';

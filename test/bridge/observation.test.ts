@@ -1,4 +1,3 @@
-import './helpers/contract_schema.js';
 import { describe, expect, it } from 'vitest';
 import { validateLesionMessage } from '../../src/publish/validate.js';
 import {

@@ -2,7 +2,6 @@
  * A bridge worker process for the kill -9 test: `node --import tsx bridge_child.ts <brokerUrl> <out> <group>`.
  * Prints `ready` once subscribed and `stats <json>` every 50 ms; runs until killed.
  */
-import './contract_schema.js';
 import { startBridge } from '../../../src/bridge/index.js';
 
 const [brokerUrl, out, group] = process.argv.slice(2);

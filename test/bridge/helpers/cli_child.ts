@@ -1,5 +1,4 @@
 /** `node --import tsx cli_child.ts bridge --broker … --out …`: the bridge command as the dermstream CLI registers it. */
-import './contract_schema.js';
 import { Command } from 'commander';
 import { registerBridge } from '../../../src/service/cli_bridge.js';
 

@@ -2,7 +2,6 @@
  * Valid lesion-message 1.1.0 messages of whole episodes (CONTRACT-8), built from the 1.0.0 fixtures plus the
  * contract's fields: what a device sends for one examination — tracking, stable verdicts (with heartbeats), `ended`.
  */
-import './contract_schema.js';
 import { makeThumbnail, toSnapshotMessage } from '../../../src/publish/snapshot.js';
 import type { LesionMessage, SnapshotMessage } from '../../../src/publish/wire_message.js';
 import type { EpisodeSummary, EpisodeView, SessionContext } from '../../../src/bridge/index.js';
