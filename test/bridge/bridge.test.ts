@@ -198,6 +198,8 @@ describe.skipIf(!mosquittoAvailable)('EHR bridge on Mosquitto', () => {
     const [line] = await linesOf(out);
     expect(line!.obs.derivedFrom).toEqual([expect.objectContaining({ reference: '#best-frame' })]);
     expect(line!.obs.contained[1]).toMatchObject({ resourceType: 'Media', content: { contentType: 'image/jpeg', data: snap.image.data } });
+    // The counter moves after the line's fdatasync, a moment after the line is readable.
+    await waitUntil(() => bridge.stats().writtenBy.final === 1, 5000, 'the final counter');
     expect(bridge.stats().writtenBy.final).toBe(1);
     await pub.close();
   });
