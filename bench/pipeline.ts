@@ -100,7 +100,8 @@ async function measure(engine: InferenceEngineOptions): Promise<{ rows: Array<[s
     if (!memWarm && c.processed >= 100) {
       processedAtWarm = c.processed;
       rssWarm = process.memoryUsage().rss;
-      void handle.inference.memory().then((m) => (memWarm = m));
+      // After the run closed the worker, memory() rejects: the sample is then simply missing.
+      void handle.inference.memory().then((m) => (memWarm = m)).catch(() => undefined);
     }
     if (c.framesIn % 1000 < 30) process.stderr.write(`\r${c.framesIn}/${frames} frames, ${c.processed} processed`);
   }, 1000);
@@ -108,7 +109,7 @@ async function measure(engine: InferenceEngineOptions): Promise<{ rows: Array<[s
     const poll = setInterval(() => {
       if (handle.pipelineCounters().framesIn >= frames - 5) {
         clearInterval(poll);
-        void handle.inference.memory().then(resolve);
+        void handle.inference.memory().then(resolve, () => resolve({ numTensors: -1, numBytes: -1 }));
       }
     }, 200);
   });
