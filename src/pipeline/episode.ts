@@ -122,15 +122,7 @@ export function episodeStep(
     close('lost', true);
     return done();
   }
-  if (open && LIVE.has(ev.state) && ev.trackId !== open.trackId) {
-    // A jump: the detection left the tracked box. Zooming or rolling over one lesion does that too (the demo clip
-    // split one lesion's examination in two this way), so the jump ends the episode only when the new region does
-    // not look like the lesion examined so far; without a settled reference or an appearance, it ends it as before.
-    const app = inference && ev.matched && ev.detection && input.kind === 'inference' ? input.appearanceOf(ev.detection) : null;
-    const sameLesion = app !== null && open.reference !== null && open.referenceCount >= ep.appearance.confirm && !isDifferentLesion(appearanceDistance(open.reference, app), ep);
-    if (sameLesion && ev.trackId !== null) open = { ...open, trackId: ev.trackId };
-    else close('new-lesion', false);
-  }
+  if (open && LIVE.has(ev.state) && ev.trackId !== open.trackId) close('new-lesion', false); // a jump
   if (open && !LIVE.has(ev.state)) close('lost', true); // defensive: a confirmed track only leaves by lost or a jump
 
   if (LIVE.has(ev.state) && ev.trackId !== null && !open) {

@@ -165,17 +165,6 @@ describe('episodes', () => {
     expect(last.state).toBe('tracking');
   });
 
-  it('a jump to a region that looks like the lesion examined so far (zoom, roll) keeps the episode', () => {
-    const x = new Exam();
-    for (let i = 0; i < 6; i++) x.see(A, 0.1);
-    for (let i = 0; i < 6; i++) x.see(B, 0.1, look(41));
-    expect(x.ended()).toEqual([]);
-    const after = x.events.slice(-6);
-    expect(after.every((e) => e.episodeIndex === 0)).toBe(true);
-    // The tracker did jump (a new track id), and the episode followed it.
-    expect(after[after.length - 1]!.trackId).not.toBe(x.events[5]!.trackId);
-  });
-
   it('the end of the source closes the open episode (never stable: verdict null); nothing open, nothing sent', () => {
     const x = new Exam();
     for (let i = 0; i < 4; i++) x.see(A, i % 2 ? 0.9 : 0.1);
