@@ -28,8 +28,10 @@ describe('teardown', () => {
     expect(code, err).toBe(0);
     const report = JSON.parse(out) as { frames: number; live: number; rssPerCycleKb: number };
     expect(report).toMatchObject({ frames: (2 * cycles + 10) * 2, live: 0 });
-    // Re-played pipelines: ~20 kB per re-open measured, against ~2000 kB when each re-open built a new one.
-    expect(report.rssPerCycleKb).toBeLessThan(500);
+    // Re-played pipelines: ~20 kB per re-open measured on a quiet machine, against ~2000 kB when each re-open built a
+    // new one. RSS sampling under CPU load read up to 598 kB (a CI run with other work on the machine), so the bound sits
+    // halfway to the leak it guards against.
+    expect(report.rssPerCycleKb).toBeLessThan(1000);
     // Exits promptly once its work is done. (The bus-flush race fixed in gst_source.ts left processes
     // hanging for 15–80 s, but only under CPU load: this test does not reliably reproduce it on a quiet
     // machine. It does catch any pipeline, pull, bus poll or timer left behind.)
