@@ -9,7 +9,7 @@ import { letterboxTensor, type Letterbox } from './letterbox.js';
 import { LesionNet } from './network.js';
 import { pasteMask } from './paste_mask.js';
 import { refineDetection } from './refine.js';
-import { loadModel, type Manifest, type ModelIntegrity, type ModelTrust } from './weights_io.js';
+import { loadModel, modelIdentityOf, type Manifest, type ModelIntegrity, type ModelTrust } from './weights_io.js';
 
 // src/types holds pure type contracts; it is the one import the house plan allows src/model outside itself.
 import type { ModelIdentity } from '../types/model_identity.js';
@@ -68,14 +68,7 @@ export class LesionModel {
   }
 
   get identity(): ModelIdentity {
-    return {
-      name: this.manifest.name,
-      version: this.manifest.version,
-      // Computed from the shard bytes loaded (equal to the manifest's, or the load was refused).
-      sha256: this.integrity.weightsSha256,
-      quantization: this.manifest.quantization,
-      backend: this.backend.name,
-    };
+    return modelIdentityOf(this.manifest, this.integrity, this.backend.name);
   }
 
   inferRgb(rgb: Uint8Array, width: number, height: number): { detections: Detection[]; timings: Inference['timings'] } {

@@ -1,3 +1,4 @@
+import type { ModelIdentity } from '../types/model_identity.js';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -274,4 +275,10 @@ export function loadModel(dir: string, trust: ModelTrust = {}): { net: LesionNet
     throw new ModelLoadError(`model in ${dir} lacks ${missing.length} weights its architecture needs (first: ${missing[0]})`, 'the weights and config do not belong together: re-export the model');
   }
   return { net, manifest, integrity };
+}
+
+/** What goes on the wire as `model` for a model loaded by `readVerifiedModel` (either engine). */
+export function modelIdentityOf(manifest: Manifest, integrity: ModelIntegrity, backend: string): ModelIdentity {
+  // The hash is computed from the shard bytes loaded (equal to the manifest's, or the load was refused).
+  return { name: manifest.name, version: manifest.version, sha256: integrity.weightsSha256, quantization: manifest.quantization, backend };
 }

@@ -10,7 +10,7 @@ import { letterboxTensor } from '../letterbox.js';
 import { toFrameDetection, type ModelIdentity } from '../predictor.js';
 import { proposals } from '../proposals.js';
 import { roiLevel } from '../roi_align.js';
-import { ModelLoadError, readVerifiedModel, type Manifest, type ModelIntegrity, type ModelTrust } from '../weights_io.js';
+import { ModelLoadError, modelIdentityOf, readVerifiedModel, type Manifest, type ModelIntegrity, type ModelTrust } from '../weights_io.js';
 import { roiAlignNhwc, type FeatureLevel } from './roi_align_nhwc.js';
 
 /** ONNX Runtime execution providers we name; only `cpu` ships in the npm package and is tested here. */
@@ -113,13 +113,7 @@ export class OnnxLesionModel {
   }
 
   get identity(): ModelIdentity {
-    return {
-      name: this.manifest.name,
-      version: this.manifest.version,
-      sha256: this.integrity.weightsSha256,
-      quantization: this.manifest.quantization,
-      backend: `onnxruntime-${this.provider}`,
-    };
+    return modelIdentityOf(this.manifest, this.integrity, `onnxruntime-${this.provider}`);
   }
 
   /** The network on a letterboxed, normalised input [1, S, S, 3] (NHWC). */
