@@ -13,7 +13,8 @@ import { cpus } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
-import { appearanceDistance, appearanceOf, type Appearance, type AppearanceDistance } from '../src/pipeline/appearance.js';
+import { appearanceDistance, appearanceOf, rgbToLab, type Appearance, type AppearanceDistance } from '../src/pipeline/appearance.js';
+import { isNestedView } from '../src/pipeline/nested_view.js';
 import { DEFAULT_EPISODE_PARAMS, isDifferentLesion } from '../src/pipeline/episode_params.js';
 import { rng } from '../src/model/targets.js';
 
@@ -55,8 +56,12 @@ async function load(dataDir: string, count: number): Promise<Source[]> {
   return out;
 }
 
-/** A view: zoom 0 (wide) … 1 (close), pan as a fraction of the crop, exposure gain; JPEG q70 like the clip. */
-async function view(s: Source, zoom: number, panX: number, panY: number, gain: number): Promise<Appearance | null> {
+/**
+ * A view: zoom 0 (wide) … 1 (close), pan as a fraction of the crop, exposure gain; JPEG q70 like the clip.
+ * `core`: the mask shrunk to the lesion's darker half (its pixels below the median lightness), as the
+ * network's mask sometimes does on a variegated lesion (the demo clip's sixth lesion).
+ */
+async function view(s: Source, zoom: number, panX: number, panY: number, gain: number, core = false): Promise<Appearance | null> {
   const [bx1, by1, bx2, by2] = s.box;
   const lw = bx2 - bx1;
   const lh = by2 - by1;
@@ -75,7 +80,15 @@ async function view(s: Source, zoom: number, panX: number, panY: number, gain: n
   const mask = await sharp(s.mask).greyscale().extract(region).resize(W, H, { fit: 'fill', kernel: 'nearest' }).raw().toBuffer();
   let x1 = W, y1 = H, x2 = -1, y2 = -1;
   const bits = new Uint8Array(W * H);
-  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) if (mask[y * W + x]! > 127) {
+  const L = (i: number) => rgbToLab(rgb[3 * i]!, rgb[3 * i + 1]!, rgb[3 * i + 2]!)[0];
+  let median = Infinity;
+  if (core) {
+    const ls: number[] = [];
+    for (let i = 0; i < W * H; i++) if (mask[i]! > 127) ls.push(L(i));
+    ls.sort((a, b) => a - b);
+    median = ls[Math.floor(ls.length / 2)] ?? Infinity;
+  }
+  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) if (mask[y * W + x]! > 127 && (!core || L(y * W + x) < median)) {
     bits[y * W + x] = 1; x1 = Math.min(x1, x); x2 = Math.max(x2, x); y1 = Math.min(y1, y); y2 = Math.max(y2, y);
   }
   if (x2 < 0) return null;
@@ -93,6 +106,10 @@ async function main(): Promise<void> {
   const same: AppearanceDistance[] = [];
   const diff: AppearanceDistance[] = [];
   const sameFlag: boolean[] = [];
+  const core: { flagged: boolean; rescued: boolean }[] = [];
+  const diffMerged: boolean[] = [];
+  const corePairs: [Appearance, Appearance][] = [];
+  const diffPairs: [Appearance, Appearance][] = [];
   const diffFlag: boolean[] = [];
   const base: (Appearance | null)[] = [];
   for (const s of sources) base.push(await view(s, 0.5, 0, 0, 1));
@@ -107,6 +124,14 @@ async function main(): Promise<void> {
       same.push(d);
       sameFlag.push(isDifferentLesion(d, DEFAULT_EPISODE_PARAMS));
     }
+    // The same lesion, its mask shrunk to the darker half: is it rescued as a nested view when it looks different?
+    const c = await view(sources[i]!, 0.5, 0, 0, 1, true);
+    if (c) {
+      const d = appearanceDistance(a, c);
+      const flagged = isDifferentLesion(d, DEFAULT_EPISODE_PARAMS);
+      core.push({ flagged, rescued: flagged && isNestedView(a, c, DEFAULT_EPISODE_PARAMS.appearance) });
+      if (flagged) corePairs.push([a, c]);
+    }
     // Different lesions: the next 4 images.
     for (let k = 1; k <= 4; k++) {
       const b = base[(i + k) % sources.length];
@@ -114,6 +139,9 @@ async function main(): Promise<void> {
       const d = appearanceDistance(a, b);
       diff.push(d);
       diffFlag.push(isDifferentLesion(d, DEFAULT_EPISODE_PARAMS));
+      // Both views are centred at the same place, as two lesions in a row under an unmoved scope would be.
+      diffMerged.push(isDifferentLesion(d, DEFAULT_EPISODE_PARAMS) && isNestedView(a, b, DEFAULT_EPISODE_PARAMS.appearance));
+      if (isDifferentLesion(d, DEFAULT_EPISODE_PARAMS)) diffPairs.push([a, b]);
     }
   }
   const rows: string[] = [];
@@ -137,8 +165,23 @@ async function main(): Promise<void> {
       rows.push(`| ${de} | ${tx} | ${(100 * f).toFixed(1)} % | ${(100 * t).toFixed(1)} % |`);
     }
   }
+  // Sweep of the nesting check over the pairs the colour rule flags: cores kept vs different lesions merged.
+  rows.push('', '| nested containment ≥ | z ≤ | ring ≥ | cores kept as the same lesion | different lesions merged |', '|---|---|---|---|---|');
+  for (const nestedContainment of [0.9]) {
+    for (const nestedZ of [1.25, 1.5, 2]) {
+      for (const nestedRing of [0.15, 0.25, 0.4]) {
+        const q = { nestedContainment, nestedZ, nestedRing };
+        const kept = corePairs.filter(([x, y]) => isNestedView(x, y, q)).length / Math.max(1, corePairs.length);
+        const mergedShare = diffPairs.filter(([x, y]) => isNestedView(x, y, q)).length / Math.max(1, diff.length);
+        rows.push(`| ${nestedContainment} | ${nestedZ} | ${nestedRing} | ${(100 * kept).toFixed(1)} % | ${(100 * mergedShare).toFixed(1)} % |`);
+      }
+    }
+  }
   const fp = sameFlag.filter(Boolean).length / sameFlag.length;
   const tp = diffFlag.filter(Boolean).length / diffFlag.length;
+  const coreFlagged = core.filter((c) => c.flagged).length;
+  const coreRescued = core.filter((c) => c.rescued).length;
+  const merged = diffMerged.filter(Boolean).length;
   const text = [
     `Episode appearance check on ${sources.length} ISIC 2017 training images (expert masks), ${W}×${H} views, ${cpus().length}× ${cpus()[0]?.model ?? 'cpu'}`,
     '',
@@ -149,6 +192,9 @@ async function main(): Promise<void> {
     ...rows,
     '',
     `Rule with the defaults (${JSON.stringify(DEFAULT_EPISODE_PARAMS.appearance)}): flags ${(100 * fp).toFixed(1)} % of same-lesion pairs, ${(100 * tp).toFixed(1)} % of different-lesion pairs (one frame; the episode needs ${DEFAULT_EPISODE_PARAMS.appearance.confirm} in a row).`,
+    '',
+    `Nested views (the mask shrunk to the lesion's darker half, ${core.length} lesions): the colour rule flags ${coreFlagged} (${(100 * coreFlagged / core.length).toFixed(1)} %) as another lesion; the nesting check keeps ${coreRescued} of those ${coreFlagged} (${coreFlagged ? ((100 * coreRescued) / coreFlagged).toFixed(1) : '–'} %) as the same lesion.`,
+    `Different lesions at the same place: the nesting check takes ${merged} of ${diff.length} pairs (${((100 * merged) / diff.length).toFixed(1)} %) for one lesion, so the flag rate above becomes ${((100 * (diffFlag.filter(Boolean).length - merged)) / diff.length).toFixed(1)} %.`,
   ].join('\n');
   console.log(text);
   const dir = path.resolve(import.meta.dirname, 'results');

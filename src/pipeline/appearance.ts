@@ -1,4 +1,4 @@
-import type { Detection, Frame } from '../types/index.js';
+import type { Box, Detection, Frame } from '../types/index.js';
 
 /**
  * What the tracked lesion looks like, cheaply: colour statistics of the lesion (inside its mask) and of the
@@ -25,6 +25,8 @@ export interface Appearance {
   fill: number;
   /** Box width over height (shape). */
   aspect: number;
+  /** The detection's box, clipped to the frame (frame pixels): where the region is, for nested views. */
+  box: Box;
 }
 
 /** sRGB byte → linear light, tabulated once. */
@@ -112,6 +114,7 @@ export function appearanceOf(
     areaFraction: (fill * boxArea) / (W * H),
     fill,
     aspect: (x2 - x1) / (y2 - y1),
+    box: [x1, y1, x2, y2],
   };
 }
 
@@ -154,5 +157,6 @@ export function blendAppearance(ref: Appearance, next: Appearance, alpha: number
     areaFraction: Math.exp(mix(Math.log(ref.areaFraction), Math.log(next.areaFraction))),
     fill: mix(ref.fill, next.fill),
     aspect: mix(ref.aspect, next.aspect),
+    box: [mix(ref.box[0], next.box[0]), mix(ref.box[1], next.box[1]), mix(ref.box[2], next.box[2]), mix(ref.box[3], next.box[3])],
   };
 }

@@ -4,6 +4,7 @@ import { debounceStep, initialDebounceState, type DebounceEvent, type DebounceSt
 import type { DebounceParams } from './debounce_params.js';
 import { frameLabel } from './debounce_track.js';
 import { isDifferentLesion, type EpisodeParams } from './episode_params.js';
+import { isNestedView } from './nested_view.js';
 import { addFrame, openEpisode, summarizeEpisode, type EpisodeFrame, type OpenEpisode } from './episode_summary.js';
 
 export type { EpisodeFrame, OpenEpisode } from './episode_summary.js';
@@ -17,7 +18,9 @@ export type { EpisodeFrame, OpenEpisode } from './episode_summary.js';
  *   model outputs of frames captured before the lift are ignored (they belong to the closed episode);
  * - `new-lesion`: the debouncer jumped to another track, or the tracked region's appearance (`appearance.ts`)
  *   differs from the episode's reference for `appearance.confirm` outputs in a row — a different lesion at the
- *   same place, which IoU alone keeps on the same track; the track is dropped and the new lesion starts over;
+ *   same place, which IoU alone keeps on the same track; the track is dropped and the new lesion starts over.
+ *   A view nested in the reference (`nested_view.ts`: the mask shrank to the lesion's core, or grew back) is
+ *   the same lesion, however different its colour statistics;
  * - `lost`: the debouncer lost the track;
  * - `source-ended` / `shutdown`: the `end` input.
  * Closing emits exactly one `ended` event carrying the summary. See debounce.md, "Episodes".
@@ -145,7 +148,18 @@ export function episodeStep(
       open = addFrame(open, frame); // too small to judge: the check abstains
     } else if (!open.reference) {
       open = addFrame({ ...open, reference: app, referenceCount: 1 }, frame);
-    } else if (isDifferentLesion(appearanceDistance(open.reference, app), ep)) {
+    } else if (!isDifferentLesion(appearanceDistance(open.reference, app), ep)) {
+      let e = open;
+      for (const p of e.pending) e = addFrame(e, p.frame);
+      e = addFrame({ ...e, pending: [] }, frame);
+      open = { ...e, reference: blendAppearance(e.reference!, app, ep.appearance.alpha), referenceCount: e.referenceCount + 1 };
+    } else if (isNestedView(open.reference, app, ep.appearance)) {
+      // The mask shrank to a part of the lesion (or grew back to the whole): the same lesion at another extent.
+      // The reference jumps to this view, so the next output is judged against what the network now outlines.
+      let e = open;
+      for (const p of e.pending) e = addFrame(e, p.frame);
+      open = { ...addFrame({ ...e, pending: [] }, frame), reference: app, referenceCount: e.referenceCount + 1 };
+    } else {
       const pending = [...open.pending, { frame, appearance: app }];
       const settled = open.referenceCount >= ep.appearance.confirm;
       // The different-looking outputs must look like one lesion among themselves (not a flickering mask).
@@ -170,11 +184,6 @@ export function episodeStep(
       } else {
         open = { ...open, pending };
       }
-    } else {
-      let e = open;
-      for (const p of e.pending) e = addFrame(e, p.frame);
-      e = addFrame({ ...e, pending: [] }, frame);
-      open = { ...e, reference: blendAppearance(e.reference!, app, ep.appearance.alpha), referenceCount: e.referenceCount + 1 };
     }
   }
   if (open && ev.state === 'stable' && ev.label) open = { ...open, verdict: ev.label };

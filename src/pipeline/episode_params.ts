@@ -1,11 +1,12 @@
 import type { AppearanceDistance } from './appearance.js';
+import type { NestedViewParams } from './nested_view.js';
 
 /**
  * Parameters of the episode calculator (episode.ts) and the appearance rule that decides "a different lesion".
  * The defaults and the measurements behind them are in debounce.md, "Episodes".
  */
 
-export interface EpisodeAppearanceParams {
+export interface EpisodeAppearanceParams extends NestedViewParams {
   /** A lesion whose mean colour is this far (CIE76 ΔE) from the episode's reference is a different lesion... */
   lesionDeltaE: number;
   /** ... or whose colour spread (std of L*a*b*, Euclidean) moved this far (variegation changed)... */
@@ -29,7 +30,7 @@ export interface EpisodeParams {
 export const DEFAULT_EPISODE_PARAMS: EpisodeParams = {
   liftMs: 300,
   liftReasons: ['dark', 'uniform', 'blurry'],
-  appearance: { lesionDeltaE: 8, textureDelta: 3, areaRatio: 6, confirm: 3, alpha: 0.2 },
+  appearance: { lesionDeltaE: 8, textureDelta: 3, areaRatio: 6, confirm: 3, alpha: 0.2, nestedContainment: 0.9, nestedZ: 1.5, nestedRing: 0.25 },
 };
 
 export type EpisodeParamsInput = Partial<Omit<EpisodeParams, 'appearance'>> & { appearance?: Partial<EpisodeAppearanceParams> };
@@ -51,6 +52,9 @@ export function resolveEpisodeParams(partial: EpisodeParamsInput = {}): EpisodeP
   if (!(a.areaRatio > 1)) fail(`appearance.areaRatio must be > 1, got ${a.areaRatio}`);
   if (!Number.isInteger(a.confirm) || a.confirm < 1) fail(`appearance.confirm must be an integer ≥ 1, got ${a.confirm}`);
   if (!(a.alpha > 0 && a.alpha <= 1)) fail(`appearance.alpha must be in (0, 1], got ${a.alpha}`);
+  if (!(a.nestedContainment > 0 && a.nestedContainment <= 1)) fail(`appearance.nestedContainment must be in (0, 1], got ${a.nestedContainment}`);
+  if (!(a.nestedZ > 0)) fail(`appearance.nestedZ must be > 0, got ${a.nestedZ}`);
+  if (!(a.nestedRing > 0 && a.nestedRing <= 1)) fail(`appearance.nestedRing must be in (0, 1], got ${a.nestedRing}`);
   return p;
 }
 

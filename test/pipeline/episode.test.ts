@@ -11,12 +11,13 @@ const B: Box = [420, 300, 560, 420];
 const DP = prepareDebounceParams({ windowSize: 5, probation: 3 });
 const EP = resolveEpisodeParams({});
 
-const look = (L: number, a = 20, b = 20): Appearance => ({
+const look = (L: number, a = 20, b = 20, box: Box = A, skin: Lab = [70, 12, 15]): Appearance => ({
   lesion: { mean: [L, a, b] as Lab, std: [8, 4, 4] as Lab, samples: 300 },
-  skin: [70, 12, 15],
+  skin,
   areaFraction: 0.05,
   fill: 0.78,
   aspect: 1.1,
+  box,
 });
 
 /** Drives episodeStep with a script; returns every event. */
@@ -129,6 +130,22 @@ describe('episodes', () => {
     expect(x.events.filter((e) => e.state === 'stable').map((e) => `${e.episodeIndex}:${e.label}`)).toContain('1:malignant');
     // No event of episode 1 shows the verdict of episode 0.
     expect(x.events.filter((e) => e.episodeIndex === 1).every((e) => e.label !== 'benign')).toBe(true);
+  });
+
+  it('the mask shrinking to the lesion\'s core and back keeps the episode; a darker lesion there, ringed by skin, ends it', () => {
+    const core: Box = [230, 175, 290, 235]; // inside A
+    const x = new Exam();
+    for (let i = 0; i < 8; i++) x.see(A, 0.1, look(40));
+    // The core: darker (ΔE 10, past the rule) and ringed by the rest of the lesion (a quarter of the way to the skin).
+    for (let i = 0; i < 4; i++) x.see(A, 0.1, look(30, 20, 20, core, [48, 18, 18]));
+    for (let i = 0; i < 2; i++) x.see(A, 0.1, look(40));
+    for (let i = 0; i < 4; i++) x.see(A, 0.1, look(30, 20, 20, core, [48, 18, 18]));
+    for (let i = 0; i < 2; i++) x.see(A, 0.1, look(40));
+    expect(x.ended()).toHaveLength(0);
+    // The core's colour in the same place, but surrounded by skin: another lesion.
+    for (let i = 0; i < 3; i++) x.see(A, 0.9, look(30, 20, 20, core, [70, 12, 15]));
+    expect(x.ended().map((e) => e.endReason)).toEqual(['new-lesion']);
+    expect(x.ended()[0]!.framesSeen).toBe(6 + 4 + 2 + 4 + 2); // every core output counted, none of the other lesion
   });
 
   it('outputs that look different but not like one lesion (a flickering mask) do not end the episode', () => {

@@ -127,6 +127,9 @@ export const pipelineSchema = z.strictObject({
           areaRatio: z.number().gt(1).max(1000).describe('mask area change factor that means a different lesion: above 1, at most 1000').default(DEFAULT_EPISODE_PARAMS.appearance.areaRatio),
           confirm: int(1, 1000, 'model outputs in a row that must look different before a new episode').default(DEFAULT_EPISODE_PARAMS.appearance.confirm),
           alpha: fraction('EMA weight of each output in the episode reference appearance').default(DEFAULT_EPISODE_PARAMS.appearance.alpha),
+          nestedContainment: fraction('share of the smaller view inside the larger for the two to be one lesion at two extents (mask shrank to the core)').default(DEFAULT_EPISODE_PARAMS.appearance.nestedContainment),
+          nestedZ: num(0.1, 100, "distance, in the larger view's lesion colour std, within which the part's colour counts as one of the lesion's").default(DEFAULT_EPISODE_PARAMS.appearance.nestedZ),
+          nestedRing: fraction("where the part's surroundings must lie from the larger view's skin (0) to its lesion (1)").default(DEFAULT_EPISODE_PARAMS.appearance.nestedRing),
         })
         .prefault({}),
     })
