@@ -5,14 +5,14 @@
  * (~2.2 MB per rebuilt pipeline, measured in bench/results/capture_faults.md) goes back to the OS when
  * this process exits at the end of its session.
  *
- * Protocol (IPC, advanced serialization): parent → `start {plan, ctx}` | `rewind` | `stop`;
+ * Protocol (IPC, advanced serialization): parent → `start {plan, ctx}` | `rewind` | `demand {n}` | `stop`;
  * child → `origin {timeOrigin}` | `opened` | `frame {…}` | `eos` | `error {…}` | `rewound {ok}`.
  */
 import { isCaptureError } from './errors.js';
 import { startGstSession } from './gst_source.js';
 import type { CaptureSession } from './session.js';
 
-type ParentMessage = { t: 'start'; plan: Parameters<typeof startGstSession>[0]; ctx: Parameters<typeof startGstSession>[1] } | { t: 'rewind' } | { t: 'stop' };
+type ParentMessage = { t: 'start'; plan: Parameters<typeof startGstSession>[0]; ctx: Parameters<typeof startGstSession>[1] } | { t: 'rewind' } | { t: 'demand'; n: number } | { t: 'stop' };
 
 const send = (m: object): void => {
   if (process.connected) process.send?.(m);
@@ -31,6 +31,8 @@ process.on('message', (m: ParentMessage) => {
         send({ t: 'error', code: e?.code ?? 'RUNTIME', message: err.message, hint: e?.hint, element: e?.element, gstMessage: e?.gstMessage, gstDebug: e?.gstDebug });
       },
     });
+  } else if (m.t === 'demand') {
+    session?.demand?.(m.n);
   } else if (m.t === 'rewind') {
     send({ t: 'rewound', ok: session?.rewind() ?? false });
   } else if (m.t === 'stop') {

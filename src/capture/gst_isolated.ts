@@ -101,5 +101,8 @@ export function startIsolatedGstSession(plan: LaunchPlan, ctx: ErrorContext, h: 
     child.send({ t: 'rewind' });
     return true;
   };
-  return { rewind, stop };
+  const demand = (n: number): void => {
+    if (plan.paced && !stopped && !ended && child.connected) child.send({ t: 'demand', n });
+  };
+  return { rewind, stop, demand };
 }

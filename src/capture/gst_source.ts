@@ -13,7 +13,7 @@ import { classifyBusError, classifyParseError, type ErrorContext } from './class
 import { CaptureError, isCaptureError } from './errors.js';
 import { gstreamer, type GstAppSink, type GstBusMessage, type GstCaps, type GstPipeline } from './gst_binding.js';
 import { packedRgb, parseFramerate } from './packed_rgb.js';
-import { captureTime, type CaptureSession, type SessionHandlers } from './session.js';
+import { captureTime, PACED_PREFETCH, type CaptureSession, type SessionHandlers } from './session.js';
 import { SINK_NAME, type LaunchPlan } from './source_spec.js';
 
 /** Sessions whose pipeline is playing (not yet stopped): for tests, metrics and `doctor`. */
@@ -158,6 +158,14 @@ export function startGstSession(plan: LaunchPlan, ctx: ErrorContext, h: SessionH
   let current = false;
   /** Start failed synchronously: read the bus message by message until GStreamer's reason appears. */
   let draining = false;
+  /** Frames the consumer still takes (paced plans); the next pull waits for credit. Unpaced: unlimited. */
+  let credit = plan.paced ? PACED_PREFETCH : Infinity;
+  /** A pull is due but waits for credit. */
+  let pullDue = false;
+  const pullIfCredit = (): void => {
+    if (credit > 0) pull(slot);
+    else pullDue = true;
+  };
   let drainTimer: ReturnType<typeof setTimeout> | undefined;
 
   const stop = (): void => {
@@ -230,7 +238,8 @@ export function startGstSession(plan: LaunchPlan, ctx: ErrorContext, h: SessionH
       return maybeEos();
     }
     const at = captureTime();
-    pull(slot);
+    credit--;
+    pullIfCredit();
     const { width, height } = caps;
     if (typeof width !== 'number' || typeof height !== 'number') {
       return fail(new CaptureError('RUNTIME', `${ctx.source}: sample without width/height in its caps`));
@@ -250,11 +259,20 @@ export function startGstSession(plan: LaunchPlan, ctx: ErrorContext, h: SessionH
     if (stopped || failed || !(busEos && pullEnded)) return false;
     if (!pipeline.seek(0, GST_SEEK_FLAG_FLUSH)) return false;
     busEos = pullEnded = false;
-    pull(slot);
+    pullIfCredit();
     return true;
   };
 
-  const session: CaptureSession = { rewind, stop };
+  const demand = (n: number): void => {
+    if (!plan.paced || stopped || failed) return;
+    credit += n;
+    if (pullDue && credit > 0) {
+      pullDue = false;
+      pull(slot);
+    }
+  };
+
+  const session: CaptureSession = { rewind, stop, demand };
   live.add(session);
   slot.onBus = onBus;
   slot.onSample = onSample;

@@ -12,7 +12,7 @@ import { startIsolatedGstSession } from './gst_isolated.js';
 import { startGstSession } from './gst_source.js';
 import { startImageFolderSession, type ImageFolderOptions } from './image_folder_source.js';
 import { preflight } from './preflight.js';
-import { captureTime, type CaptureSession, type RawFrame, type SessionHandlers } from './session.js';
+import { captureTime, PACED_PREFETCH, type CaptureSession, type RawFrame, type SessionHandlers } from './session.js';
 import { launchPlans, normalizeRequest, parseSource, type FrameRequest, type LaunchPlan, type SourceKind, type SourceSpec } from './source_spec.js';
 
 export interface OpenSourceOptions extends FrameRequest {
@@ -78,6 +78,11 @@ export interface CaptureSource {
   /** Hot: subscribe before frames$ to see the opening. Never completes; `closed` marks each end. */
   readonly events$: Observable<CaptureEvent>;
   stats(): CaptureStats;
+  /**
+   * Paced sources (`paced: true` with `realtime: false`, recorded media): the consumer takes `n` more frames
+   * (default 1). Each session delivers its first frame unasked. A no-op for every other source.
+   */
+  demand(n?: number): void;
 }
 
 /** @internal Seams for tests that drive the supervisor with fake sessions (e.g. a camera format fallback). */
@@ -115,6 +120,8 @@ export function openSource(source: string, options: OpenSourceOptions = {}, deps
   let seq = 0;
   /** The camera format that has delivered frames before: re-opens go straight to it. */
   let provenPlan: number | undefined;
+  /** Forwards credit to the open session of the (shared) subscription; set while frames$ is subscribed. */
+  let grant: ((n: number) => void) | undefined;
 
   const emit = (e: DistributiveOmit<CaptureEvent, 'source' | 'at' | 'restarts'>): void => {
     events.next({ ...e, source: spec.id, at: captureTime(), restarts: stats.restarts } as CaptureEvent);
@@ -135,6 +142,8 @@ export function openSource(source: string, options: OpenSourceOptions = {}, deps
     let lastFrameMs: number | undefined;
     let sessionFps: number | undefined;
     let lastSize: string | undefined;
+    /** Paced session: frames it may still deliver. At 0 the consumer holds the source: no frame is not a stall. */
+    let credit = Infinity;
 
     const endSession = (): void => {
       token++;
@@ -163,6 +172,7 @@ export function openSource(source: string, options: OpenSourceOptions = {}, deps
     const checkStall = (): void => {
       watchdog = undefined;
       if (closed || !session) return;
+      if (credit <= 0) return; // nothing asked for; demand() re-arms the watchdog
       const since = performance.now() - (lastFrameMs ?? openedAtMs);
       const limit = stallLimitMs();
       if (since < limit) {
@@ -190,6 +200,7 @@ export function openSource(source: string, options: OpenSourceOptions = {}, deps
       sessionFrames = 0;
       firstFrameMs = lastFrameMs = sessionFps = undefined;
       openedAtMs = performance.now();
+      credit = plan.paced ? PACED_PREFETCH : Infinity;
       const my = ++token;
       const guard =
         <A extends unknown[]>(fn: (...a: A) => void) =>
@@ -229,6 +240,7 @@ export function openSource(source: string, options: OpenSourceOptions = {}, deps
       lastSize = size;
       sessionFrames++;
       lastFrameMs = now;
+      credit--;
       sessionFps = raw.fps;
       if (sessionFrames === 1) {
         // The watchdog was set for the (longer) first-frame allowance; from now on the stall timeout rules.
@@ -307,11 +319,28 @@ export function openSource(source: string, options: OpenSourceOptions = {}, deps
       }, inMs);
     };
 
+    grant = (n: number): void => {
+      if (closed || !session || credit === Infinity) return;
+      if (credit <= 0) {
+        // The stall clock starts again from the request, not from the frame before the consumer paused.
+        lastFrameMs = performance.now();
+        if (!watchdog) watchdog = setTimeout(checkStall, stallLimitMs());
+      }
+      credit += n;
+      session.demand?.(n);
+    };
     open();
-    return () => close('unsubscribed');
+    return () => {
+      grant = undefined;
+      close('unsubscribed');
+    };
   }).pipe(share());
 
-  return { source: spec.id, kind: spec.kind, frames$, events$: events.asObservable(), stats: () => ({ ...stats }) };
+  const demand = (n = 1): void => {
+    if (!(Number.isInteger(n) && n > 0)) throw new RangeError(`demand: n must be a positive integer, got ${n}`);
+    grant?.(n);
+  };
+  return { source: spec.id, kind: spec.kind, frames$, events$: events.asObservable(), stats: () => ({ ...stats }), demand };
 }
 
 function startSession(

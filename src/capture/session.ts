@@ -32,7 +32,12 @@ export interface CaptureSession {
   rewind(): boolean;
   /** Releases everything; no handler is called afterwards. Idempotent. */
   stop(): void;
+  /** A paced session (LaunchPlan.paced) may deliver `n` more frames. Absent or a no-op for the others. */
+  demand?(n: number): void;
 }
+
+/** Frames a paced session delivers before the consumer's first credit: the first frame, to start on. */
+export const PACED_PREFETCH = 1;
 
 export function captureTime(): CaptureTime {
   return { monoMs: performance.now(), wallMs: Date.now() };

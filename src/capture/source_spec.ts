@@ -31,6 +31,13 @@ export interface FrameRequest {
   fps?: number;
   /** Recorded media at their own rate (true, default) or as fast as they decode (false). */
   realtime?: boolean;
+  /**
+   * With `realtime: false`, recorded media (file:, gst:) as fast as the consumer takes them: one frame is
+   * delivered, then one more per `CaptureSource.demand()` credit, and the decoder waits in between. So an
+   * offline run analyses every frame at the network's rate instead of decoding ahead only for latest-only to
+   * drop the frames (measured: decoding at hundreds of frames/s took the CPU the network needed). Default false.
+   */
+  paced?: boolean;
   /** Camera formats in the order to try them. */
   v4l2Formats?: readonly V4l2Format[];
 }
@@ -42,6 +49,8 @@ export interface LaunchPlan {
   description: string;
   sync: boolean;
   drop: boolean;
+  /** Frames are pulled from the appsink only against the consumer's credit (FrameRequest.paced). */
+  paced?: boolean;
   /**
    * Whether a stopped pipeline may be played again for a re-open. Only for chains we write with static
    * pads: gst_parse_launch links dynamic pads (decodebin and the like) once, so a re-played decodebin is
@@ -165,9 +174,9 @@ export function launchPlans(spec: SourceSpec, request: FrameRequest = {}): Launc
       return [plan(`test ${spec.pattern} ${size}${at || '@30'}`, `videotestsrc is-live=true pattern=${spec.pattern} ! ${caps}`, { ...req, width: undefined, height: undefined }, { sync: false, drop: true }, true)];
     }
     case 'file':
-      return [plan(req.realtime ? 'file' : 'file (fast)', `filesrc location=${quote(spec.path)} ! decodebin`, req, recorded(req.realtime), false)];
+      return [plan(req.realtime ? 'file' : 'file (fast)', `filesrc location=${quote(spec.path)} ! decodebin`, req, recorded(req.realtime), false, paced(req))];
     case 'gst':
-      return [plan('gst', spec.description, req, recorded(req.realtime), false)];
+      return [plan('gst', spec.description, req, recorded(req.realtime), false, paced(req))];
     case 'images':
       throw new CaptureError('BAD_SOURCE', 'images: folders are decoded with sharp, not GStreamer', {
         hint: 'internal: use the image folder source for images:',
@@ -184,8 +193,11 @@ function recorded(realtime: boolean): { sync: boolean; drop: boolean } {
   return realtime ? { sync: true, drop: true } : { sync: false, drop: false };
 }
 
-function plan(label: string, head: string, req: FrameRequest, sink: { sync: boolean; drop: boolean }, reusable: boolean): LaunchPlan {
-  return { label, description: `${head} ! ${tail(req, sink)}`, ...sink, reusable };
+/** Pacing applies to recorded media played as fast as possible; a clock-synchronised or live source sets its own rate. */
+const paced = (req: FrameRequest): boolean => req.paced === true && req.realtime === false;
+
+function plan(label: string, head: string, req: FrameRequest, sink: { sync: boolean; drop: boolean }, reusable: boolean, isPaced = false): LaunchPlan {
+  return { label, description: `${head} ! ${tail(req, sink)}`, ...sink, reusable, ...(isPaced && { paced: true }) };
 }
 
 /**

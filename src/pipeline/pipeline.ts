@@ -61,6 +61,12 @@ export interface PipelineOptions {
   inferStallMs?: number;
   /** Idle tick period of the debouncer (see `DebounceOperatorOptions.idleTickMs`). */
   idleTickMs?: number;
+  /**
+   * Called each time a frame leaves the front of the pipeline: rejected by the gate, handed to the network,
+   * or replaced in the mailbox. A paced source (`CaptureSource.demand`) given one credit per call runs exactly
+   * as fast as the network takes frames, with one frame decoded ahead and none dropped.
+   */
+  onFrameTaken?: () => void;
   clock?: Clock;
   scheduler?: SchedulerLike;
 }
@@ -169,6 +175,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
             latestOnly(
               async (a): Promise<InferredFrame> => {
                 inferStartedAt = clock();
+                options.onFrameTaken?.();
                 const queueMs = inferStartedAt - a.enqueuedAt;
                 const inference = await options.infer(a.frame);
                 const inferCallMs = clock() - inferStartedAt;
@@ -179,6 +186,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
               },
               {
                 stats: latest,
+                ...(options.onFrameTaken && { onDrop: options.onFrameTaken }),
                 onError:
                   options.onInferError === 'fail'
                     ? undefined
@@ -188,6 +196,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
           ),
           shared.pipe(
             filter((a) => !a.assessment.ok),
+            tap(() => options.onFrameTaken?.()),
             map(
               (a): RejectedFrame => ({
                 frame: frameInfo(a.frame),

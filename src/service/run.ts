@@ -171,13 +171,16 @@ export async function startRun(opts: RunOptions, log: Logger, hooks: RunHooks = 
     }
   });
 
-  const capture = openSource(opts.source, opts.capture);
+  // Played as fast as possible, a recording is paced by the network (one credit per frame taken): every frame
+  // analysed, none decoded only to be dropped (issue 11: decoding ahead cost the network a third of its rate).
+  const paced = opts.capture.realtime === false;
+  const capture = openSource(opts.source, { ...opts.capture, paced });
   const stop$ = new Subject<string>();
   // Subscribed before the frames: a stop is known by the time the frames complete, so the open episode
   // closes as `shutdown` (a stop, a limit) rather than `source-ended` (the recording's end).
   let stopping = false;
   stop$.subscribe(() => (stopping = true));
-  const pipeline = createPipeline({ ...opts.pipeline, debounceParams: { ...opts.pipeline.debounceParams, malignantThreshold: op.threshold, uncertainMargin: op.margin }, infer: (f) => inference.infer(f), endReason: () => (stopping ? 'shutdown' : 'source-ended') });
+  const pipeline = createPipeline({ ...opts.pipeline, debounceParams: { ...opts.pipeline.debounceParams, malignantThreshold: op.threshold, uncertainMargin: op.margin }, infer: (f) => inference.infer(f), ...(paced && { onFrameTaken: () => capture.demand() }), endReason: () => (stopping ? 'shutdown' : 'source-ended') });
   let stopReason = 'source ended';
   let framesCaptured = 0;
   let lesionPublished = 0;

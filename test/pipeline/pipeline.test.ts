@@ -45,7 +45,44 @@ function fakeModel(inferMs: number, present: (seq: number) => boolean) {
   return { infer, seen, maxConcurrent: () => maxConcurrent };
 }
 
+/** A paced source as `CaptureSource` is with `paced: true`: the first frame unasked, then one per credit. */
+function pacedStream(n: number, isBlack: (i: number) => boolean) {
+  let credit = 1;
+  let next = 0;
+  let emit: (() => void) | undefined;
+  const frames$ = new Observable<Frame>((sub) => {
+    emit = () => {
+      // Asynchronous, as a decoder's frame is: never from inside the consumer's call.
+      setTimeout(() => {
+        while (credit > 0 && next < n) {
+          credit--;
+          const i = next++;
+          sub.next({ ...(isBlack(i) ? black : textured), seq: i, capturedAt: { monoMs: performance.now(), wallMs: Date.now() } });
+        }
+        if (next >= n) sub.complete();
+      }, 1);
+    };
+    emit();
+  });
+  return { frames$, demand: () => { credit++; emit?.(); } };
+}
+
 describe('createPipeline', () => {
+  it('paced by onFrameTaken, a source runs at the network\'s rate: every readable frame inferred, none dropped', async () => {
+    const model = fakeModel(6, () => true);
+    let taken = 0;
+    const src = pacedStream(40, (i) => i % 5 === 4);
+    const pipeline = createPipeline({ infer: model.infer, onFrameTaken: () => { taken++; src.demand(); } });
+    await lastValueFrom(pipeline(src.frames$).pipe(toArray()));
+    const c = pipeline.counters();
+    expect(c.framesIn).toBe(40);
+    expect(taken).toBe(40); // one credit per frame: 32 handed to the network, 8 rejected by the gate
+    expect(c.dropped).toBe(0);
+    expect(model.seen).toEqual([...Array(40).keys()].filter((i) => i % 5 !== 4));
+    expect(model.maxConcurrent()).toBe(1);
+  });
+
+
   it('turns a fast frame stream into steady lesion events with a slow fake model', async () => {
     const model = fakeModel(15, (seq) => seq < 110);
     const pipeline = createPipeline({
