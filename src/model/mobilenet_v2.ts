@@ -15,7 +15,7 @@ export interface MobileNetV2Config {
   pretrained: boolean;
 }
 
-interface Layer {
+export interface Layer {
   name: string;
   bn: string;
   kind: 'conv' | 'depthwise';
@@ -28,7 +28,7 @@ interface Layer {
   block: number;
 }
 
-interface Block {
+export interface Block {
   layers: Layer[];
   residual: boolean;
   /** Keras name of this block's expansion ReLU, a possible FPN tap. */
@@ -46,7 +46,8 @@ const SETTINGS: Array<[number, number, number, number]> = [
   [6, 320, 1, 1],
 ];
 
-function plan(): { stem: Layer; blocks: Block[]; head: Layer } {
+/** The layers of Keras MobileNetV2 α 1.0 in order (also what the ONNX export walks). */
+export function plan(): { stem: Layer; blocks: Block[]; head: Layer } {
   const stem: Layer = { name: 'Conv1', bn: 'bn_Conv1', kind: 'conv', k: 3, cin: 3, cout: 32, stride: 2, act: 'relu6', block: 0 };
   const blocks: Block[] = [];
   let cin = 32;
@@ -74,7 +75,7 @@ function plan(): { stem: Layer; blocks: Block[]; head: Layer } {
  * a stride-2 depthwise, so they carry the finest features of their stride) and the final `out_relu`.
  * A frozen linear probe found the mid-level taps transfer better to dermoscopy than `out_relu`.
  */
-const TAPS = ['block_3_expand_relu', 'block_6_expand_relu', 'block_13_expand_relu', 'out_relu'];
+export const TAPS = ['block_3_expand_relu', 'block_6_expand_relu', 'block_13_expand_relu', 'out_relu'];
 
 export function mobileNetV2Channels(): number[] {
   return [144, 192, 576, 1280];

@@ -1,6 +1,8 @@
-import { isResNet, type ModelConfig } from '../config.js';
+import { isResNet, type ModelConfig, type ResNetBackbone } from '../config.js';
 import { samePads } from '../conv2d.js';
 import { NUM_HEAD_CLASSES } from '../heads.js';
+import { INPUT_SCALE } from '../letterbox.js';
+import { plan, TAPS, type Layer } from '../mobilenet_v2.js';
 import type { ParamStore } from '../params.js';
 import { BLOCKS, isBottleneck } from '../resnet.js';
 import { FLOAT32_CODE, GraphBuilder } from './graph_builder.js';
@@ -18,7 +20,7 @@ import { FLOAT32_CODE, GraphBuilder } from './graph_builder.js';
  * conv kernels HWIO → OIHW, the graphs take and give NHWC so the TypeScript side indexes as tfjs does.
  */
 
-type Act = 'relu' | 'linear';
+type Act = 'relu' | 'relu6' | 'linear';
 
 /**
  * A kernel kept as the model's uint8 codes: value = (q·scale + min)·channelScale, where channelScale is the
@@ -73,20 +75,26 @@ class Emitter {
    * every stride-2 layer sees an even size, so these pads are the same at every such input size and the
    * graph can keep its spatial size symbolic.
    */
-  conv(name: string, x: string, size: number, opts: { stride?: number; act?: Act } = {}): string {
+  conv(name: string, x: string, size: number, opts: { stride?: number; act?: Act; depthwise?: boolean } = {}): string {
     const stride = opts.stride ?? 1;
     if (stride > 1 && size % stride !== 0) throw new Error(`export: ${name} gets an odd size ${size}; input sizes must be multiples of 32`);
-    const kernel = this.p.get(`${name}/kernel`);
-    const shape = kernel.shape;
-    const [kh, kw, ci, co] = shape;
+    const kernelKey = `${name}/${opts.depthwise ? 'depthwise_kernel' : 'kernel'}`;
+    const shape = this.p.get(kernelKey).shape;
+    // A depthwise kernel [kh, kw, C, 1] is a grouped Conv's [C, 1, kh, kw]: read it as HWIO with I = 1, O = C.
+    const [kh, kw, ci, co] = (opts.depthwise ? [shape[0], shape[1], 1, shape[2]] : shape) as [number, number, number, number];
     const biasName = this.p.has(`${name}/folded_bias`) ? `${name}/folded_bias` : `${name}/bias`;
     if (this.p.has(`${name}/bn/gamma`)) throw new Error(`export: ${name} still has batch norm; fold it first`);
-    const w = this.kernel(name, [co, ci, kh, kw], () => toOihw(data(this.p, `${name}/kernel`), shape), (q) => toOihw(q, shape));
+    const hwio = [kh, kw, ci, co];
+    const w = opts.depthwise
+      ? this.g.weight(kernelKey, [co, ci, kh, kw], toOihw(data(this.p, kernelKey), hwio))
+      : this.kernel(name, [co, ci, kh, kw], () => toOihw(data(this.p, kernelKey), hwio), (q) => toOihw(q, hwio));
     const inputs = [x, w];
     if (this.p.has(biasName)) inputs.push(this.g.weight(biasName, [co], data(this.p, biasName)));
     const [t, b, l, r] = samePads(size, size, kh, kw, stride);
-    const y = this.g.node('Conv', inputs, { kernel_shape: [kh, kw], strides: [stride, stride], pads: [t, l, b, r] });
-    return (opts.act ?? 'relu') === 'relu' ? this.g.node('Relu', [y]) : y;
+    const y = this.g.node('Conv', inputs, { kernel_shape: [kh, kw], strides: [stride, stride], pads: [t, l, b, r], ...(opts.depthwise && { group: co }) });
+    const act = opts.act ?? 'relu';
+    if (act === 'relu6') return this.g.node('Clip', [y, this.g.floats([0]), this.g.floats([6])]);
+    return act === 'relu' ? this.g.node('Relu', [y]) : y;
   }
 
   dense(name: string, x: string, act: Act): string {
@@ -104,9 +112,16 @@ export function denseGraph(cfg: ModelConfig, p: ParamStore, quantized?: Quantize
   const e = new Emitter(g, p, quantized);
   const S = cfg.inputSize;
   const backbone = cfg.backbone;
-  if (!isResNet(backbone)) throw new Error(`ONNX export supports the ResNet backbones; ${cfg.name} has ${backbone.type} (run it on --engine tfjs)`);
   const image = g.input('image', [1, 'S', 'S', 3]);
   let h = g.node('Transpose', [image], { perm: [0, 3, 1, 2] });
+  const cs: string[] = isResNet(backbone) ? resnetTaps(e, h, S, backbone) : mobileNetV2Taps(e, h, S, cfg.channelMeans);
+  return fpnAndRpn(e, cfg, cs);
+}
+
+/** ResNet, following resnet.ts block by block: C2..C5 (NCHW). */
+function resnetTaps(e: Emitter, input: string, S: number, backbone: ResNetBackbone): string[] {
+  const { g, p } = e;
+  let h = input;
   // ResNet, following resnet.ts block by block.
   h = e.conv('backbone/stem', h, S, { stride: 2 });
   const [t, b, l, r] = samePads(S / 2, S / 2, 3, 3, 2);
@@ -133,6 +148,42 @@ export function denseGraph(cfg: ModelConfig, p: ParamStore, quantized?: Quantize
     }
     cs.push(h);
   });
+  return cs;
+}
+
+/**
+ * MobileNetV2 (mobilenet_v2.ts): the same input rescaling to nsfwjs's RGB/255, the same layers (depthwise as a
+ * grouped Conv, ReLU6 as Clip 0..6), the four taps at strides 4..32 (NCHW).
+ */
+function mobileNetV2Taps(e: Emitter, input: string, S: number, means: [number, number, number]): string[] {
+  const { g } = e;
+  const pl = plan();
+  // (x − mean)·INPUT_SCALE → x/255: per channel, so the means broadcast as [1, 3, 1, 1].
+  let h = g.node('Add', [g.node('Mul', [input, g.floats([1 / (255 * INPUT_SCALE)])]), g.weight('backbone/input_offset', [1, 3, 1, 1], Float32Array.from(means, (m) => m / 255))]);
+  let size = S;
+  const layer = (l: Layer, x: string): string => {
+    const y = e.conv(`backbone/${l.name}`, x, size, { stride: l.stride, act: l.act, depthwise: l.kind === 'depthwise' });
+    size /= l.stride;
+    return y;
+  };
+  h = layer(pl.stem, h);
+  const taps = new Map<string, string>();
+  for (const b of pl.blocks) {
+    let r = h;
+    for (const l of b.layers) {
+      r = layer(l, r);
+      if (l.name.endsWith('_expand') && b.expandRelu) taps.set(b.expandRelu, r);
+    }
+    h = b.residual ? g.node('Add', [h, r]) : r;
+  }
+  taps.set('out_relu', layer(pl.head, h));
+  return TAPS.map((t) => taps.get(t)!);
+}
+
+/** FPN and RPN head over the backbone's four taps; outputs p2..p5 and the RPN's logits/deltas. */
+function fpnAndRpn(e: Emitter, cfg: ModelConfig, cs: string[]): GraphBuilder {
+  const { g } = e;
+  const S = cfg.inputSize;
   // FPN (fpn.ts): nearest 2× upsampling as tfjs's resizeNearestNeighbor (floor(dst / 2), no half-pixel shift).
   const laterals = cs.map((c, i) => e.conv(`fpn/lateral${i + 2}`, c, S / 4 / 2 ** i, { act: 'linear' }));
   const merged: string[] = new Array(laterals.length);

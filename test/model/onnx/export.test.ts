@@ -9,6 +9,7 @@ import { foldBatchNorms } from '../../../src/model/layers.js';
 import { LesionNet } from '../../../src/model/network.js';
 import { exportOnnx } from '../../../src/model/onnx/export.js';
 import { loadModel, ModelLoadError, saveModel } from '../../../src/model/weights_io.js';
+import type { ModelConfig } from '../../../src/model/config.js';
 import { TINY_CONFIG } from '../helpers.js';
 
 /** Batch-norm statistics far from the identity, so a wrong fold or layout shows in the outputs. */
@@ -22,13 +23,19 @@ function perturbStats(net: LesionNet): void {
   }
 }
 
-describe('ONNX export of the network', () => {
+// MobileNetV2 random-initialised (nsfwjs's weights are not needed to check the graph), full width at 64 px.
+const TINY_MNV2: ModelConfig = { ...TINY_CONFIG, name: 'tiny-mnv2', backbone: { type: 'mobilenetv2', trainFromBlock: 3, pretrained: false } };
+
+describe.each([
+  ['ResNet', TINY_CONFIG],
+  ['MobileNetV2', TINY_MNV2],
+])('ONNX export of the network (%s)', (_name, config) => {
   const root = mkdtempSync(join(tmpdir(), 'dermstream-onnx-'));
   const dir = join(root, 'tiny');
 
   beforeAll(async () => {
     await selectBackend('wasm');
-    const net = new LesionNet(TINY_CONFIG).declare();
+    const net = new LesionNet(config).declare();
     perturbStats(net);
     await saveModel(net, dir, { version: '0.0.1', quantization: 'uint8' });
     net.dispose();
@@ -64,7 +71,7 @@ describe('ONNX export of the network', () => {
     const session = await ort.InferenceSession.create(join(dir, 'lesionnet.onnx'), { intraOpNumThreads: 1 });
     for (const s of [64, 96]) {
       const x = tf.randomUniform([1, s, s, 3], -1, 1, 'float32', s) as tf.Tensor4D;
-      const sized = new LesionNet({ ...TINY_CONFIG, inputSize: s }, net.params);
+      const sized = new LesionNet({ ...config, inputSize: s }, net.params);
       const want = tf.tidy(() => {
         const levels = sized.features(x, { training: false });
         const rpn = sized.rpn(levels, { training: false });
