@@ -30,7 +30,7 @@ export interface DoctorResult {
   fix?: string;
 }
 
-export const DOCTOR_CHECKS = ['gstreamer', 'camera', 'model', 'backend', 'broker', 'disk', 'notify'] as const;
+export const DOCTOR_CHECKS = ['gstreamer', 'camera', 'model', 'backend', 'engine', 'broker', 'disk', 'notify'] as const;
 export type DoctorCheckName = (typeof DOCTOR_CHECKS)[number];
 
 export interface DoctorOptions {
@@ -81,6 +81,7 @@ export async function runDoctor(config: DermstreamConfig, opts: DoctorOptions = 
     camera: () => checkCamera(spec, config, exec, timeoutMs),
     model: () => checkModel(config.model.path, { trustedKeys: config.model.trustedKeys, requireSignature: config.model.requireSignature }),
     backend: () => checkBackend(config.model.backend),
+    engine: () => checkEngine(config.model),
     broker: () => checkBroker(config, timeoutMs),
     disk: async () => checkDisk(config.outbox.stateDir, config.outbox.maxBytes),
     notify: () => checkNotify(exec, timeoutMs),
@@ -295,6 +296,45 @@ async function checkBackend(preference: DermstreamConfig['model']['backend']): P
   } catch (err) {
     return { check: 'backend', status: 'FAIL', summary: (err as Error).message.split('\n')[0]!, fix: 'set model.backend: auto, or reinstall with `npm ci --omit=dev`' };
   }
+}
+
+// ---- engine ----------------------------------------------------------------------------------------
+
+/**
+ * Which inference engine `run` will use with this configuration and model, without starting a session: auto and
+ * onnx need the model's ONNX graphs (exported from these weights) and onnxruntime-node's native binary.
+ */
+export async function checkEngine(model: Pick<DermstreamConfig['model'], 'path' | 'engine' | 'onnx'>): Promise<DoctorResult> {
+  const { defaultOrtThreads, loadOrt, onnxUnavailableReason } = await import('../model/onnx/ort_model.js');
+  const tfjs = { check: 'engine', status: 'OK' as const, summary: 'tfjs (model.engine: tfjs), on the backend above' };
+  if (model.engine === 'tfjs') return tfjs;
+  const exportFix = `export the graphs: dermstream export --format onnx --model ${model.path}, then sign the model again`;
+  let manifest: Parameters<typeof onnxUnavailableReason>[0];
+  try {
+    manifest = JSON.parse(readFileSync(path.join(model.path, 'manifest.json'), 'utf8')) as typeof manifest;
+  } catch (err) {
+    return { check: 'engine', status: 'FAIL', summary: `cannot read ${model.path}/manifest.json: ${(err as Error).message}`, fix: 'see the model check' };
+  }
+  const reason = onnxUnavailableReason(manifest);
+  let ortError: string | undefined;
+  let version = '';
+  if (!reason) {
+    try {
+      const ort = await loadOrt();
+      version = ` ${(ort as unknown as { env?: { versions?: { node?: string } } }).env?.versions?.node ?? ''}`.trimEnd();
+    } catch (err) {
+      ortError = `onnxruntime-node does not load: ${(err as Error).message.split('\n')[0]}`;
+    }
+  }
+  const why = reason ?? ortError;
+  if (why) {
+    const fix = reason ? exportFix : 'reinstall with `npm ci` (onnxruntime-node ships its CPU binary), or set model.engine: tfjs';
+    return model.engine === 'onnx'
+      ? { check: 'engine', status: 'FAIL', summary: `model.engine is onnx but ${why}`, fix }
+      : { check: 'engine', status: 'WARN', summary: `tfjs (auto: ${why}); ONNX Runtime is several times faster on CPU`, fix };
+  }
+  const threads = model.onnx.threads || defaultOrtThreads();
+  return { check: 'engine', status: 'OK', summary: `onnx (ONNX Runtime${version}, ${threads} thread${threads === 1 ? '' : 's'}, providers ${model.onnx.providers.join(', ')}; graphs ${manifest.onnx!.dense} from these weights)` };
 }
 
 // ---- broker ----------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import { startEmbeddedBroker } from '../../src/publish/index.js';
 import { loadConfig } from '../../src/service/config/index.js';
 import { generateKeyPairSync } from 'node:crypto';
 import { signManifestBytes, writeManifestSignature } from '../../src/model/manifest_signature.js';
-import { checkBroker, checkDisk, checkModel, formatDoctor, parseV4l2Formats, runDoctor, type ExecResult } from '../../src/service/doctor.js';
+import { checkBroker, checkDisk, checkEngine, checkModel, formatDoctor, parseV4l2Formats, runDoctor, type ExecResult } from '../../src/service/doctor.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'dermstream-doctor-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -89,7 +89,7 @@ describe('camera formats', () => {
   });
   it('a v4l2 source whose device is missing fails with the fix', async () => {
     const exec = async (): Promise<ExecResult> => ({ code: 0, stdout: sample, stderr: '' });
-    const results = await runDoctor(config({ source: 'v4l2:/dev/video-does-not-exist' }), { skip: ['backend', 'broker', 'model', 'gstreamer', 'notify'], exec });
+    const results = await runDoctor(config({ source: 'v4l2:/dev/video-does-not-exist' }), { skip: ['backend', 'engine', 'broker', 'model', 'gstreamer', 'notify'], exec });
     const cam = results.find((r) => r.check === 'camera')!;
     expect(cam.status).toBe('FAIL');
     expect(cam.summary).toMatch(/does not exist/);
@@ -135,5 +135,25 @@ describe('broker check', () => {
   it('with no broker configured, reports the embedded broker port', async () => {
     const r = await checkBroker(config({ set: ['mqtt.embedded.port=18839'] }), 1000);
     expect(r).toMatchObject({ status: 'OK', summary: expect.stringMatching(/embedded broker will listen on 127\.0\.0\.1:18839/) });
+  });
+});
+
+describe('engine check', () => {
+  const shipped = path.resolve(__dirname, '../../models/default');
+  it('names the engine run will use: onnx for the shipped model, with its threads; tfjs when asked', async () => {
+    const r = await checkEngine({ path: shipped, engine: 'auto', onnx: { threads: 0, providers: ['cpu'] } });
+    expect(r.status, r.summary).toBe('OK');
+    expect(r.summary).toMatch(/^onnx \(ONNX Runtime 1\.\d+.*, \d threads?, providers cpu; graphs lesionnet\.onnx/);
+    expect((await checkEngine({ path: shipped, engine: 'tfjs', onnx: { threads: 2, providers: ['cpu'] } })).summary).toMatch(/^tfjs/);
+  });
+  it('a model without ONNX graphs: a warning on auto (tfjs fallback), a failure when onnx is required; both say how to export', async () => {
+    const m = path.join(dir, 'no-onnx');
+    mkdirSync(m, { recursive: true });
+    writeFileSync(path.join(m, 'manifest.json'), JSON.stringify({ name: 'x', weightsSha256: 'a'.repeat(64), files: [] }));
+    const auto = await checkEngine({ path: m, engine: 'auto', onnx: { threads: 0, providers: ['cpu'] } });
+    expect(auto).toMatchObject({ status: 'WARN', fix: expect.stringMatching(/dermstream export --format onnx/) });
+    expect(auto.summary).toMatch(/^tfjs \(auto: the model has no ONNX graphs/);
+    const forced = await checkEngine({ path: m, engine: 'onnx', onnx: { threads: 0, providers: ['cpu'] } });
+    expect(forced.status).toBe('FAIL');
   });
 });
