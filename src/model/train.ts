@@ -270,6 +270,10 @@ export async function train(opts: TrainOptions): Promise<{ best: ValidationResul
   if (!valSet || !existsSync(join(opts.outDir, 'best'))) {
     await saveModel(net, join(opts.outDir, 'best'), { name: opts.config.name, training: trainingRecord(opts, state, n, baseElapsed + (Date.now() - started) / 1000) });
   }
+  // The model at the end of the schedule, chosen by nothing: `best` was picked on the validation split, which in
+  // cross-validation is the held-out fold, so scoring `best` there would be optimistic (cv scores `final`).
+  await saveModel(net, join(opts.outDir, 'final'), { name: opts.config.name, training: trainingRecord(opts, state, n, baseElapsed + (Date.now() - started) / 1000) });
+  cpSync(join(opts.outDir, 'history.json'), join(opts.outDir, 'final', 'history.json'), { force: true });
   cpSync(join(opts.outDir, 'history.json'), join(opts.outDir, 'best', 'history.json'), { force: true });
   await replica?.close();
   net.dispose();

@@ -46,7 +46,7 @@ function foldScores(fold: number, r: EvalReport): FoldScores {
 
 /**
  * `dermstream cv`: per fold, train on the other folds (resumable: <out>/fold-<k>/checkpoint) and score
- * the best model on the held-out fold at native resolution (<out>/fold-<k>/eval.json); then mean ±
+ * the end-of-schedule model (`final`, not the `best` picked on this same fold) on the held-out fold at native resolution (<out>/fold-<k>/eval.json); then mean ±
  * spread across the folds evaluated so far. Re-running the same command continues where it stopped.
  */
 export function registerCv(program: Command): void {
@@ -102,7 +102,8 @@ export function registerCv(program: Command): void {
           break;
         }
         const refine = o.refine !== undefined ? { refine: { enabled: true, margin: o.refine, classify: 'coarse' as const, mode: 'box' as const, flip: false } } : undefined;
-        const report = await runEval(join(dir, 'best'), o.data, idsFile, o.backend, undefined, refine);
+        // The end-of-schedule model: `best` was selected on this very fold, so its score there is optimistic.
+        const report = await runEval(join(dir, existsSync(join(dir, 'final')) ? 'final' : 'best'), o.data, idsFile, o.backend, undefined, refine);
         writeFileSync(evalPath, JSON.stringify(report, null, 2));
         log(`fold ${f}:\n${formatReport(report)}`);
         scores.push(foldScores(f, report));
