@@ -4,26 +4,34 @@
 # float16 copies with their metric change, the same weights at input 128/160/192 (speed/accuracy table),
 # and the network benchmark. The operating point (threshold ± margin, with its SE/SP) is fitted on the same split
 # and written into the manifest: the highest threshold that still flags 75 % of the split's melanomas (a screening
-# aid should miss few), ± 0.03 voting "uncertain". Usage: bash scripts/ship_model.sh RUN_DIR VERSION
+# aid should miss few), ± 0.03 voting "uncertain". The model shipped is the run's end-of-schedule `final/` (its
+# `best/` only where there is no final: older runs), exported to ONNX and signed with the development key.
+# Usage: bash scripts/ship_model.sh RUN_DIR VERSION
 set -euo pipefail
 cd "$(dirname "$0")/.."
 run=${1:?usage: ship_model.sh RUN_DIR VERSION}
 version=${2:?usage: ship_model.sh RUN_DIR VERSION}
 data=${DATA:-../shared/data/isic2017-train}
+# CONFIG: the preset benchmarked at the end (edge, edge-mnv2).
 out=bench/results
 mkdir -p "$out"
 ds() { node bin/dermstream.js "$@"; }
 
+src="$run/final"
+[ -d "$src" ] || src="$run/best"
+
 rm -rf models/default
-ds quantize --model "$run/best" --out models/default --dtype uint8 --version "$version" \
+ds quantize --model "$src" --out models/default --dtype uint8 --version "$version" \
   --max-detections 1 --score-threshold 0.5 --nms-iou 0.3 --calibrate --target-sensitivity 0.75 --margin 0.03 \
   --data "$data" --ids "$run/split.json" --json "$out/quantize-uint8.json"
-ds quantize --model "$run/best" --out "$run/float16" --dtype float16 --version "$version" \
+ds quantize --model "$src" --out "$run/float16" --dtype float16 --version "$version" \
   --max-detections 1 --score-threshold 0.5 --nms-iou 0.3 --calibrate --target-sensitivity 0.75 --margin 0.03 \
   --data "$data" --ids "$run/split.json" --json "$out/quantize-float16.json"
+ds export --format onnx --model models/default
 cp "$run/report.png" models/default/training-report.png
 cp "$run/history.json" models/default/training-history.json
 for size in 128 192; do
   ds eval --model models/default --data "$data" --ids "$run/split.json" --input-size "$size" --json "$out/eval-uint8-$size.json"
 done
-node dist/bench/model.js --configs edge --runs 20
+npm run sign:dev-model
+node dist/bench/model.js --configs "${CONFIG:-edge}" --runs 20

@@ -14,6 +14,9 @@ program
   .name('dermstream')
   .description('point-of-care skin-lesion analysis: capture → multi-task network → steady verdicts over MQTT')
   .version(packageVersion(), '-V, --version', 'print the version and exit')
+  // The program's own options only before the subcommand: `quantize --version 1.1.0` is the model's version,
+  // which commander otherwise took for the program's --version (it printed 0.1.0 and quit).
+  .enablePositionalOptions()
   .showHelpAfterError();
 registerRun(program);
 registerConfig(program);

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -97,5 +97,15 @@ describe('dermstream doctor', () => {
 
   it('a bad configuration stops doctor with 78', () => {
     expect(cli(['doctor', '--log-level', 'loud']).status).toBe(78);
+  });
+});
+
+describe('subcommand options named like the program\'s', () => {
+  it('quantize --version records the model\'s version (not the program\'s --version, which printed and quit)', () => {
+    const out = path.join(dir, 'quantized');
+    const r = cli(['quantize', '--model', path.join(root, 'checkpoints/cv-mnv2/fold-1/final'), '--out', out, '--dtype', 'uint8', '--version', '9.9.9-test']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8')).version).toBe('9.9.9-test');
+    expect(cli(['--version']).stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
   });
 });
