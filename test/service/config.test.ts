@@ -137,6 +137,13 @@ describe('precedence: file < env < flag', () => {
     expect(r.config.capture.loop).toBe(true);
     const plain = load({ configPath: file('http:\n  enabled: false\n'), flags: flags() });
     expect(plain.config.http.enabled).toBe(false); // `--no-http` not given does not force true
+    // Flags that set their key to false when given (they used to be dropped: `--fast` never played fast).
+    const off = load({ flags: flags('--fast', '--log-json') });
+    expect(off.config.capture.realtime).toBe(false);
+    expect(off.config.log.pretty).toBe(false);
+    const none = load({ configPath: file('capture:\n  realtime: false\nlog:\n  pretty: true\n'), flags: flags() });
+    expect(none.config.capture.realtime).toBe(false);
+    expect(none.config.log.pretty).toBe(true);
   });
 
   it('the env rule maps both ways', () => {

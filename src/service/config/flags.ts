@@ -86,9 +86,10 @@ export function readFlags(opts: Record<string, unknown>): { settings: FlagSettin
   for (const f of CONFIG_FLAGS) {
     const v = opts[f.attr];
     if (v === undefined) continue;
-    // A value-less flag arrives as a boolean; `--no-http` defined alone makes commander default `http` to true,
-    // so a boolean that differs from the flag's own value means "not given".
-    if (typeof v === 'boolean' && v !== f.value) continue;
+    // A value-less flag arrives as a boolean: `true` when given, except a negated `--no-x`, which commander sets
+    // to false when given and defaults to true. (Comparing with the key's value instead dropped `--fast` and
+    // `--log-json`, whose keys they set to false.)
+    if (typeof v === 'boolean' && v !== !f.flags.startsWith('--no-')) continue;
     const path = f.key.split('.');
     const flag = f.flags.split(' ')[0]!;
     const value = f.value !== undefined ? f.value : coerce(leafKind(path), v);
