@@ -23,16 +23,7 @@ import { LesionNet } from '../src/model/network.js';
 import { defaultOrtThreads, OnnxLesionModel } from '../src/model/onnx/ort_model.js';
 import { loadModel } from '../src/model/weights_io.js';
 import { packageRoot } from '../src/service/paths.js';
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : fallback;
-}
-
-function median(v: number[]): number {
-  const s = [...v].sort((a, b) => a - b);
-  return s[s.length >> 1];
-}
+import { arg, median } from './args.js';
 
 export interface EngineRow {
   config: string;

@@ -22,16 +22,7 @@ import { loadModel } from '../src/model/weights_io.js';
 import { refineDetection } from '../src/model/refine.js';
 import type { Detection } from '../src/types/detection.js';
 import { packageRoot } from '../src/service/paths.js';
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : fallback;
-}
-
-function median(v: number[]): number {
-  const s = [...v].sort((a, b) => a - b);
-  return s[s.length >> 1];
-}
+import { arg, median } from './args.js';
 
 function ceilingGflops(): number {
   const x = tf.randomNormal([1, 128, 128, 64]) as tf.Tensor4D;

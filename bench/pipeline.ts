@@ -19,11 +19,7 @@ import { startInferenceWorker, type InferenceEngineOptions } from '../src/model/
 import type { PipelineEvent } from '../src/pipeline/index.js';
 import { packageRoot } from '../src/service/paths.js';
 import { startRun, type Logger } from '../src/service/run.js';
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : fallback;
-}
+import { arg } from './args.js';
 
 function pct(v: number[], p: number): number {
   if (v.length === 0) return NaN;

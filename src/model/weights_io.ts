@@ -61,12 +61,13 @@ export class ModelLoadError extends Error {
   }
 }
 
-function sha256(buf: Uint8Array): string {
+/** Hex SHA-256 of the bytes (manifest hashes; also the ONNX export's). */
+export function sha256(buf: Uint8Array): string {
   return createHash('sha256').update(buf).digest('hex');
 }
 
 /** Writes through a temp file and a rename so a crash never leaves a half-written model. */
-function atomicWrite(path: string, data: Uint8Array | string): void {
+export function atomicWrite(path: string, data: Uint8Array | string): void {
   const tmp = `${path}.tmp-${process.pid}`;
   writeFileSync(tmp, data);
   renameSync(tmp, path);

@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto';
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { BN_EPS, foldBatchNorms } from '../layers.js';
 import type { LesionNet } from '../network.js';
-import { loadModel, readVerifiedModel, type Manifest, type WeightEntry } from '../weights_io.js';
+import { atomicWrite, loadModel, readVerifiedModel, sha256, type Manifest, type WeightEntry } from '../weights_io.js';
 import { OPSET } from './graph_builder.js';
 import { boxHeadGraph, denseGraph, maskHeadGraph, type QuantizedKernels } from './lesionnet_graphs.js';
 
@@ -19,16 +18,6 @@ export interface OnnxExport {
 }
 
 export const DEFAULT_ONNX_FILE = 'lesionnet.onnx';
-
-function sha256(buf: Uint8Array): string {
-  return createHash('sha256').update(buf).digest('hex');
-}
-
-function atomicWrite(path: string, data: Uint8Array | string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, path);
-}
 
 /**
  * The uint8 kernels of a quantized model as their codes (recovered exactly from the dequantized values) and,
