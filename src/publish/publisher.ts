@@ -48,6 +48,9 @@ import {
   type SessionContext,
 } from './wire_message.js';
 
+
+/** How long after the SUBACK of `session/set` a retained command is still waited for at start-up. */
+const SESSION_RETAINED_GRACE_MS = 100;
 export type PublishLogger = Logger;
 export type { ConnectionInfo, ConnectionState, DeliveryProblem } from './connection.js';
 
@@ -130,6 +133,8 @@ export interface Publisher {
    * Feed every LesionEvent (one per processed frame) and, optionally, its frame (for snapshots). Synchronous and
    * never throws; the returned `lesion.durable` resolves once the lesion message is on disk.
    */
+  /** Resolves true once the retained `session/set` (or its absence) is known after the first connect, false after `timeoutMs`. */
+  whenSessionSettled(timeoutMs: number): Promise<boolean>;
   publishEvent(event: LesionEvent, frame?: Frame): PublishEventResult;
   /** Sets the retained status (kept and re-published on every reconnect). Resolves when the broker has it, or at once when offline. */
   publishStatus(fields: Omit<StatusFields, 'lastWill'>): Promise<void>;
@@ -256,6 +261,8 @@ class MqttPublisher implements Publisher {
       }
       client.subscribe(this.topics.sessionSet, { qos: 1 }, (err) => {
         if (err) this.log.warn({ topic: this.topics.sessionSet, err: err.message }, 'publish: could not subscribe to session/set; the examination context cannot be set');
+        // A retained command follows the SUBACK on the wire: give it a moment to arrive before calling it settled.
+        setTimeout(() => this.settleSession(), SESSION_RETAINED_GRACE_MS).unref();
       });
     });
     // A problem raised or cleared (ACL denial) changes what the status says; re-publish it.
@@ -286,6 +293,23 @@ class MqttPublisher implements Publisher {
     return this.conn.protocolVersion;
   }
 
+  private sessionSettledResolve: (() => void) | undefined;
+  private readonly sessionSettled = new Promise<void>((resolve) => (this.sessionSettledResolve = resolve));
+  private settleSession(): void {
+    this.sessionSettledResolve?.();
+  }
+
+  /**
+   * Resolves once the first connection's `session/set` subscription has delivered the retained context (or shown
+   * there is none), or after `timeoutMs` — so that a run's first lesion messages carry the context set before the
+   * device started. True when settled, false on the timeout (a broker that is down never holds the device back).
+   */
+  whenSessionSettled(timeoutMs: number): Promise<boolean> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+    return Promise.race([this.sessionSettled.then(() => true), timeout]).finally(() => clearTimeout(timer));
+  }
+
   private applySessionSet(payload: Buffer): void {
     const r = parseSessionSet(payload);
     if (!r.ok) {
@@ -293,6 +317,7 @@ class MqttPublisher implements Publisher {
       return;
     }
     this.sessionContext = r.session;
+    this.settleSession();
     this.log.info({ patientRef: r.session.patientRef, bodySite: r.session.bodySite?.code ?? null }, r.cleared ? 'session: context cleared' : 'session: context set');
   }
 

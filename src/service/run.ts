@@ -171,6 +171,11 @@ export async function startRun(opts: RunOptions, log: Logger, hooks: RunHooks = 
     }
   });
 
+  // The examination context set before the device started (retained session/set) must be on its first lesion
+  // message: under load the first frames were processed before the retained command had arrived. Bounded: a broker
+  // that is down does not hold the capture back (verdicts then wait in the outbox, without a context, as before).
+  if (!(await publisher.whenSessionSettled(1000))) log.warn({ topic: publisher.topics.sessionSet }, 'session: no session/set subscription within 1 s; starting without waiting for the examination context');
+
   // Played as fast as possible, a recording is paced by the network (one credit per frame taken): every frame
   // analysed, none decoded only to be dropped (issue 11: decoding ahead cost the network a third of its rate).
   const paced = opts.capture.realtime === false;

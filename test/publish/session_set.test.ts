@@ -66,4 +66,27 @@ describe.skipIf(!mosquittoAvailable)('session/set on Mosquitto', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it('whenSessionSettled: resolves with the retained context applied, or with none; false when no broker answers', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sess-'));
+    const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
+    const deviceId = `settle-${process.pid}`;
+    const cmd = await connectAsync(broker.url, { protocolVersion: 5 });
+    await cmd.publishAsync(`dermstream/${deviceId}/session/set`, JSON.stringify(toSessionSetMessage({ patientRef: 'Patient/9', bodySite: null })), { qos: 1, retain: true });
+    await cmd.endAsync();
+    const withCtx = await createPublisher({ brokerUrl: broker.url, deviceId, stateDir: join(dir, 'a'), model: MODEL, logger: quiet });
+    const none = await createPublisher({ brokerUrl: broker.url, deviceId: `${deviceId}-none`, stateDir: join(dir, 'b'), model: MODEL, logger: quiet });
+    const down = await createPublisher({ brokerUrl: 'mqtt://127.0.0.1:1', deviceId: `${deviceId}-down`, stateDir: join(dir, 'c'), model: MODEL, logger: quiet });
+    try {
+      // Checked at once, no polling: the context is in force when the promise resolves.
+      expect(await withCtx.whenSessionSettled(5000)).toBe(true);
+      expect(withCtx.session().patientRef).toBe('Patient/9');
+      expect(await none.whenSessionSettled(5000)).toBe(true);
+      expect(none.session().patientRef).toBeNull();
+      expect(await down.whenSessionSettled(300)).toBe(false);
+    } finally {
+      for (const p of [withCtx, none, down]) await p.close({ timeoutMs: 500 });
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
