@@ -5,7 +5,7 @@ import { registerConfig } from './cli_config.js';
 import { registerDoctor } from './cli_doctor.js';
 import { registerExport } from './cli_export.js';
 import { registerEval, registerQuantize, registerTrain } from './cli_model.js';
-import { registerCv, registerFolds } from './cli_cv.js';
+import { registerCompare, registerCv, registerFolds } from './cli_cv.js';
 import { registerRun } from './cli_run.js';
 import { registerSign } from './cli_sign.js';
 
@@ -26,6 +26,7 @@ registerEval(program);
 registerQuantize(program);
 registerFolds(program);
 registerCv(program);
+registerCompare(program);
 registerExport(program);
 registerBridge(program);
 registerSign(program);

@@ -8,6 +8,8 @@ import { readLabels } from '../model/dataset.js';
 import { formatReport, type EvalReport } from '../model/evaluate.js';
 import { readFoldFile } from '../model/fold_file.js';
 import { foldSplit, makeFolds, type FoldFile } from '../model/folds.js';
+import { pairEvalReports } from '../model/pair_eval_reports.js';
+import { comparePaired, formatPairedComparison } from '../model/paired_comparison.js';
 import { train } from '../model/train.js';
 import { runEval } from './cli_model.js';
 
@@ -112,5 +114,43 @@ export function registerCv(program: Command): void {
       const summary = summarizeFolds(scores);
       writeFileSync(join(o.out, 'cv-summary.json'), JSON.stringify({ folds: o.folds, config: config.name, perFold: scores, summary }, null, 2));
       console.log(formatCvSummary(summary, k));
+    });
+}
+
+function readReport(path: string): EvalReport {
+  if (!existsSync(path)) throw new Error(`${path}: no such eval report (write one with \`dermstream eval --json FILE\` or take a fold's eval.json from \`dermstream cv\`)`);
+  const r = JSON.parse(readFileSync(path, 'utf8')) as Partial<EvalReport>;
+  if (!r.perImage?.ids) throw new Error(`${path} is not an eval report: it has no perImage list (re-run \`dermstream eval --json\`)`);
+  return r as EvalReport;
+}
+
+/**
+ * `dermstream compare`: two models on the same images, paired. Each side is a list of eval reports (one per
+ * fold model); images are joined by id, so the shipped model's report on its own held-out ids pairs with the
+ * part of fold 1 it never saw.
+ */
+export function registerCompare(program: Command): void {
+  program
+    .command('compare')
+    .description('paired comparison of two models on the images both scored (eval --json reports, e.g. the folds of two cv runs): ΔJA ± s.e., Δshare below JA 0.5, ΔAUC/ΔAP with bootstrap 95 % intervals')
+    .requiredOption('--a <files>', 'comma-separated eval reports of model A (one per fold model)')
+    .requiredOption('--b <files>', 'comma-separated eval reports of model B')
+    .option('--name-a <name>', 'label for A', 'A')
+    .option('--name-b <name>', 'label for B', 'B')
+    .option('--resamples <n>', 'bootstrap resamples', (v) => parseInt(v, 10), 2000)
+    .option('--seed <n>', 'bootstrap seed', (v) => parseInt(v, 10), 2017)
+    .option('--json <file>', 'also write the comparison as JSON')
+    .action((o) => {
+      const list = (v: string) => String(v).split(',').filter(Boolean);
+      const a = list(o.a).map(readReport);
+      const b = list(o.b).map(readReport);
+      const paired = pairEvalReports(a.map((r) => r.perImage), b.map((r) => r.perImage));
+      const c = comparePaired(paired.images, o.resamples, o.seed);
+      console.log(formatPairedComparison(c, [o.nameA, o.nameB]));
+      if (paired.onlyA || paired.onlyB) console.log(`  left out: ${paired.onlyA} images scored by A only, ${paired.onlyB} by B only`);
+      if (o.json) {
+        mkdirSync(dirname(o.json), { recursive: true });
+        writeFileSync(o.json, JSON.stringify({ ...c, models: { a: { name: o.nameA, reports: list(o.a) }, b: { name: o.nameB, reports: list(o.b) } }, onlyA: paired.onlyA, onlyB: paired.onlyB }, null, 2) + '\n');
+      }
     });
 }
