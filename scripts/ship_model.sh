@@ -6,32 +6,42 @@
 # and written into the manifest: the highest threshold that still flags 75 % of the split's melanomas (a screening
 # aid should miss few), ± 0.03 voting "uncertain". The model shipped is the run's end-of-schedule `final/` (its
 # `best/` only where there is no final: older runs), exported to ONNX and signed with the development key.
+# RUN_DIR is a `train` run (split.json: its "val" list) or a `cv` fold (held-out-ids.json: the fold it never
+# trained on, which is where calibration and the operating point are fitted — out of sample).
 # Usage: bash scripts/ship_model.sh RUN_DIR VERSION
 set -euo pipefail
 cd "$(dirname "$0")/.."
 run=${1:?usage: ship_model.sh RUN_DIR VERSION}
 version=${2:?usage: ship_model.sh RUN_DIR VERSION}
 data=${DATA:-../shared/data/isic2017-train}
-# CONFIG: the preset benchmarked at the end (edge, edge-mnv2).
+# CONFIG: the preset benchmarked at the end (edge, edge-mnv2). CV_SUMMARY: a `dermstream cv` cv-summary.json of
+# this configuration, recorded in the manifest.
 out=bench/results
 mkdir -p "$out"
 ds() { node bin/dermstream.js "$@"; }
 
 src="$run/final"
 [ -d "$src" ] || src="$run/best"
+ids="$run/split.json"
+[ -f "$ids" ] || ids="$run/held-out-ids.json"
+[ -f "$ids" ] || { echo "ship_model.sh: $run has neither split.json (train) nor held-out-ids.json (cv fold): nothing to calibrate on" >&2; exit 2; }
+history="$run/history.json"
+[ -f "$history" ] || history="$src/history.json"
 
 rm -rf models/default
 ds quantize --model "$src" --out models/default --dtype uint8 --version "$version" \
   --max-detections 1 --score-threshold 0.5 --nms-iou 0.3 --calibrate --target-sensitivity 0.75 --margin 0.03 \
-  --data "$data" --ids "$run/split.json" --json "$out/quantize-uint8.json"
+  --data "$data" --ids "$ids" --json "$out/quantize-uint8.json" ${CV_SUMMARY:+--cv-summary "$CV_SUMMARY"}
 ds quantize --model "$src" --out "$run/float16" --dtype float16 --version "$version" \
   --max-detections 1 --score-threshold 0.5 --nms-iou 0.3 --calibrate --target-sensitivity 0.75 --margin 0.03 \
-  --data "$data" --ids "$run/split.json" --json "$out/quantize-float16.json"
+  --data "$data" --ids "$ids" --json "$out/quantize-float16.json"
 ds export --format onnx --model models/default
-cp "$run/report.png" models/default/training-report.png
-cp "$run/history.json" models/default/training-history.json
+cp "$history" models/default/training-history.json
+if [ -f "$run/report.png" ]; then cp "$run/report.png" models/default/training-report.png
+else HISTORY="$history" node --input-type=module -e "import { readFileSync } from 'node:fs'; import { renderReportPng } from './dist/src/model/report.js'; await renderReportPng(JSON.parse(readFileSync(process.env.HISTORY, 'utf8')), 'models/default/training-report.png');"
+fi
 for size in 128 192; do
-  ds eval --model models/default --data "$data" --ids "$run/split.json" --input-size "$size" --json "$out/eval-uint8-$size.json"
+  ds eval --model models/default --data "$data" --ids "$ids" --input-size "$size" --json "$out/eval-uint8-$size.json"
 done
 npm run sign:dev-model
 node dist/bench/model.js --configs "${CONFIG:-edge}" --runs 20

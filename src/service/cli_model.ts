@@ -41,6 +41,13 @@ export async function runEval(modelDir: string, data: string, ids: string | unde
   }
 }
 
+/** A `dermstream cv` summary, checked enough that a wrong file is refused rather than recorded in a manifest. */
+function readCvSummary(file: string): Record<string, unknown> {
+  const raw = JSON.parse(readFileSync(file, 'utf8')) as { folds?: unknown; config?: unknown; perFold?: unknown; summary?: { folds?: unknown; metrics?: unknown } };
+  if (typeof raw.config !== 'string' || !Array.isArray(raw.perFold) || !raw.summary?.metrics) throw new Error(`--cv-summary ${file}: not a cv-summary.json from \`dermstream cv\` (needs config, perFold, summary.metrics)`);
+  return { foldFile: raw.folds, config: raw.config, perFold: raw.perFold, summary: raw.summary, source: file };
+}
+
 /** A commander parser for a number strictly between 0 and 1 (a threshold), with the flag named in the error. */
 function probability(flag: string, { allowZero = false, max = 1 } = {}): (v: string) => number {
   return (v: string) => {
@@ -100,11 +107,13 @@ export function registerQuantize(program: Command): void {
     .option('--target-sensitivity <se>', 'operating point: the highest threshold (0.01 grid) whose sensitivity on --data/--ids reaches this', probability('--target-sensitivity', { max: 1.0000001 }))
     .option('--threshold <p>', 'operating point: this p(malignant) threshold (instead of --target-sensitivity)', probability('--threshold'))
     .option('--margin <m>', 'operating point: ± this around the threshold votes "uncertain"', probability('--margin', { allowZero: true, max: 0.5 }), 0.03)
+    .option('--cv-summary <file>', "record a cross-validation of this configuration in the manifest (the cv-summary.json `dermstream cv` writes)")
     .option('--backend <name>', 'auto | tensorflow | wasm | cpu', 'auto')
     .action(async (o) => {
       if (o.dtype !== 'uint8' && o.dtype !== 'float16') throw new Error(`--dtype must be uint8 or float16, not ${o.dtype}`);
       if (o.threshold !== undefined && o.targetSensitivity !== undefined) throw new Error('give --threshold or --target-sensitivity, not both');
       if ((o.threshold !== undefined || o.targetSensitivity !== undefined) && !o.data) throw new Error('the operating point is measured on a validation split: add --data (and --ids)');
+      const crossValidation = o.cvSummary ? readCvSummary(o.cvSummary) : undefined;
       await selectBackend(o.backend as BackendPreference);
       const loaded = loadModel(o.model);
       const manifest = loaded.manifest;
@@ -130,7 +139,7 @@ export function registerQuantize(program: Command): void {
         name: manifest.name,
         version: o.version ?? manifest.version,
         training: manifest.training,
-        metrics: manifest.metrics,
+        metrics: crossValidation ? { ...(manifest.metrics ?? {}), crossValidation } : manifest.metrics,
         notes: [...(manifest.notes ?? []), `quantized from ${manifest.weightsSha256} (${o.dtype})`],
       });
       net.dispose();

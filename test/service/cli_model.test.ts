@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src/model/backend.js';
+import { summarizeFolds } from '../../src/model/cv_summary.js';
 import { readLabels } from '../../src/model/dataset.js';
 import { LesionNet } from '../../src/model/network.js';
 import { loadModel, saveModel } from '../../src/model/weights_io.js';
@@ -59,5 +60,30 @@ describe.skipIf(!HAVE_ISIC)('the operating point is written where the model is m
     const bad = cli(['eval', '--model', out, '--data', ISIC_DIR, '--threshold', '1.5']);
     expect(bad.status).not.toBe(0);
     expect(bad.stderr).toMatch(/--threshold 1\.5: needs a number > 0 and < 1/);
+  });
+});
+
+describe('quantize --cv-summary records the configuration\'s cross-validation in the manifest', () => {
+  it('copies the per-fold scores and their summary, and refuses a file that is not a cv summary', async () => {
+    await selectBackend('wasm');
+    const float = path.join(dir, 'float-cv');
+    const net = new LesionNet(TINY_CONFIG).declare();
+    await saveModel(net, float, { version: '0.0.1' });
+    net.dispose();
+    const perFold = [1, 2].map((fold) => ({ fold, n: 400, JA: 0.8 + fold / 100, DI: 0.88, AUC: 0.77, AP: 0.43, shareBelow05: 0.04 }));
+    const cvFile = path.join(dir, 'cv-summary.json');
+    writeFileSync(cvFile, JSON.stringify({ folds: 'data-splits/x.json', config: 'tiny', perFold, summary: summarizeFolds(perFold) }));
+    const out = path.join(dir, 'uint8-cv');
+    const q = cli(['quantize', '--model', float, '--out', out, '--dtype', 'uint8', '--backend', 'wasm', '--cv-summary', cvFile]);
+    expect(q.status, q.stderr).toBe(0);
+    const cv = loadModel(out).manifest.metrics?.crossValidation as { config: string; perFold: unknown[]; summary: { metrics: { JA: { mean: number } } } };
+    expect(cv.config).toBe('tiny');
+    expect(cv.perFold).toHaveLength(2);
+    expect(cv.summary.metrics.JA.mean).toBeCloseTo(0.815, 6);
+
+    writeFileSync(cvFile, JSON.stringify({ JA: 0.8 }));
+    const bad = cli(['quantize', '--model', float, '--out', path.join(dir, 'uint8-bad'), '--dtype', 'uint8', '--backend', 'wasm', '--cv-summary', cvFile]);
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toContain(`--cv-summary ${cvFile}: not a cv-summary.json from \`dermstream cv\``);
   });
 });
