@@ -92,7 +92,7 @@ export function debounceStep(
         matched = true;
       }
     } else {
-      const m = bestMatch(candidates, track.lastBox, p.iouThreshold);
+      const m = bestMatch(candidates, track.lastBox, p.iouThreshold, p.containThreshold);
       if (m) {
         track = confirmIfDue(hitTrack(track, m, nowMs, p));
         matched = true;

@@ -21,6 +21,9 @@ export interface DebounceParams {
   minScore: number;
   /** A detection belongs to the track when its IoU with the track's last box is at least this. */
   iouThreshold: number;
+  /** ... or when one of the two boxes lies at least this much inside the other (a part of the lesion, or the
+   *  whole after a part: same place, whatever the IoU). */
+  containThreshold: number;
   /** Consecutive observations in which the track is missed while one other lesion is seen before the track
    *  is replaced by it (a jump). A second lesion seen together with the tracked one never replaces it. */
   jumpConfirm: number;
@@ -45,6 +48,7 @@ export const DEFAULT_DEBOUNCE_PARAMS: DebounceParams = {
   probation: 3,
   minScore: 0.5,
   iouThreshold: 0.3,
+  containThreshold: 0.9,
   jumpConfirm: 3,
   lostAfterMs: 1500,
   maxConsecutiveMisses: 10,
@@ -73,6 +77,7 @@ export function resolveDebounceParams(partial: Partial<DebounceParams> = {}): De
   if (!Number.isInteger(p.probation) || p.probation < 1) fail('probation must be an integer ≥ 1');
   if (!Number.isInteger(p.jumpConfirm) || p.jumpConfirm < 1) fail('jumpConfirm must be an integer ≥ 1');
   if (!(p.iouThreshold > 0 && p.iouThreshold <= 1)) fail('iouThreshold must be in (0, 1]');
+  if (!(p.containThreshold > 0 && p.containThreshold <= 1)) fail('containThreshold must be in (0, 1]');
   if (!(p.boxAlpha > 0 && p.boxAlpha <= 1)) fail('boxAlpha must be in (0, 1]');
   if (!(p.lostAfterMs > 0)) fail('lostAfterMs must be > 0');
   if (!Number.isInteger(p.maxConsecutiveMisses) || p.maxConsecutiveMisses < 1) fail('maxConsecutiveMisses must be an integer ≥ 1');

@@ -30,7 +30,7 @@ export interface EpisodeParams {
 export const DEFAULT_EPISODE_PARAMS: EpisodeParams = {
   liftMs: 300,
   liftReasons: ['dark', 'uniform', 'blurry'],
-  appearance: { lesionDeltaE: 8, textureDelta: 3, areaRatio: 6, confirm: 3, alpha: 0.2, nestedContainment: 0.9, nestedZ: 1.5, nestedRing: 0.25 },
+  appearance: { lesionDeltaE: 8, textureDelta: 5, areaRatio: 6, confirm: 3, alpha: 0.2, nestedContainment: 0.9, nestedZ: 1.5, nestedRing: 0.25, nestedDeepRing: 1, nestedDeepZ: 2.5 },
 };
 
 export type EpisodeParamsInput = Partial<Omit<EpisodeParams, 'appearance'>> & { appearance?: Partial<EpisodeAppearanceParams> };
@@ -55,6 +55,8 @@ export function resolveEpisodeParams(partial: EpisodeParamsInput = {}): EpisodeP
   if (!(a.nestedContainment > 0 && a.nestedContainment <= 1)) fail(`appearance.nestedContainment must be in (0, 1], got ${a.nestedContainment}`);
   if (!(a.nestedZ > 0)) fail(`appearance.nestedZ must be > 0, got ${a.nestedZ}`);
   if (!(a.nestedRing > 0 && a.nestedRing <= 1)) fail(`appearance.nestedRing must be in (0, 1], got ${a.nestedRing}`);
+  if (!(a.nestedDeepRing >= a.nestedRing)) fail(`appearance.nestedDeepRing must be ≥ nestedRing (${a.nestedRing}), got ${a.nestedDeepRing}`);
+  if (!(a.nestedDeepZ >= a.nestedZ)) fail(`appearance.nestedDeepZ must be ≥ nestedZ (${a.nestedZ}), got ${a.nestedDeepZ}`);
   return p;
 }
 

@@ -15,3 +15,16 @@ export function iou(a: Box, b: Box): number {
   const union = boxArea(a) + boxArea(b) - inter;
   return union > 0 ? inter / union : 0;
 }
+
+/** Share of `inner`'s area that lies inside `outer` (0 when `inner` is empty). */
+export function containedFraction(inner: Box, outer: Box): number {
+  const a = boxArea(inner);
+  if (a <= 0) return 0;
+  const i: Box = [Math.max(inner[0], outer[0]), Math.max(inner[1], outer[1]), Math.min(inner[2], outer[2]), Math.min(inner[3], outer[3])];
+  return boxArea(i) / a;
+}
+
+/** How much of the smaller box lies inside the larger: 1 when one box holds the other, whatever their sizes. */
+export function nestedFraction(a: Box, b: Box): number {
+  return boxArea(a) <= boxArea(b) ? containedFraction(a, b) : containedFraction(b, a);
+}

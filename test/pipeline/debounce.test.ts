@@ -262,6 +262,20 @@ describe('debounceStep: two lesions and jumps', () => {
     expect(last.box![0]).toBeCloseTo(A[0] + 4 * 29 - 4, 3);
   });
 
+  it('keeps the track when the box shrinks to a part of the lesion or grows back to the whole (IoU 0.19), not when it moves beside', () => {
+    const WHOLE: Box = [50, 15, 610, 330];
+    const CORE: Box = [140, 150, 330, 340]; // IoU ≈ 0.19 with WHOLE, 95 % of it inside WHOLE
+    const start = play(rep(10, [det(WHOLE, BEN)]));
+    const { events } = play([...rep(4, [det(CORE, BEN)]), ...rep(4, [det(WHOLE, BEN)])], {}, 100, start.next);
+    expect(events.every((e) => e.trackId === 1 && e.state === 'stable')).toBe(true);
+    // Asking for the whole core inside, the core is a challenger that takes over: a new track.
+    const off = play(rep(4, [det(CORE, BEN)]), { containThreshold: 1 }, 100, play(rep(10, [det(WHOLE, BEN)]), { containThreshold: 1 }).next);
+    expect(off.events[3]!.trackId).toBe(2);
+    // A box of the same size two thirds beside the track's (IoU 0.2, a third inside) is neither overlapping enough nor contained.
+    const beside = play(rep(4, [det([420, 15, 980, 330], BEN)]), {}, 100, play(rep(10, [det(WHOLE, BEN)])).next);
+    expect(beside.events[3]!.trackId).toBe(2);
+  });
+
   it('ignores detections under minScore', () => {
     const { events } = play(rep(10, [det(A, MAL, 0.3)]));
     expect(events.every((e) => e.state === 'searching')).toBe(true);

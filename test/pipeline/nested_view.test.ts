@@ -72,4 +72,20 @@ describe('nested views: a part of the lesion is the same lesion', () => {
     // No surroundings to read (mask fills its box): abstain.
     expect(isNestedView(whole, { ...core, skin: null }, P)).toBe(false);
   });
+
+  it('a deep core (ringed by colour as lesion-like as the whole) may lie further out in colour; a part ringed by less may not', () => {
+    // The whole: lesion mean L* 40 (std 5 per channel), skin L* 70. Parts at L* 29 (z 2.2, past nestedZ 1.5).
+    const view = (mean: [number, number, number], skin: [number, number, number], box: Box) => ({ lesion: { mean, std: [5, 5, 5] as [number, number, number], samples: 200 }, skin, areaFraction: 0.1, fill: 0.6, aspect: 1, box });
+    const whole = view([40, 20, 20], [70, 10, 15], WHOLE);
+    const deep = view([29, 20, 20], [35, 20, 20], CORE); // surroundings beyond the whole's mean: ring 1.17
+    const shallow = view([29, 20, 20], [52, 16, 18], CORE); // surroundings ~0.6 of the way: ring < 1
+    expect(positionBetween(deep.skin, whole.skin, whole.lesion.mean)).toBeGreaterThan(1);
+    expect(isNestedView(whole, deep, P)).toBe(true);
+    expect(isNestedView(deep, whole, P)).toBe(true);
+    expect(isNestedView(whole, shallow, P)).toBe(false);
+    // Without the tier (deep ring out of reach) the same deep core is not nested: the tier is what keeps it.
+    expect(isNestedView(whole, deep, { ...P, nestedDeepRing: Infinity })).toBe(false);
+    // And past nestedDeepZ it is not nested either.
+    expect(isNestedView(whole, view([20, 20, 20], [35, 20, 20], CORE), P)).toBe(false);
+  });
 });

@@ -101,6 +101,7 @@ export const pipelineSchema = z.strictObject({
       probation: int(1, 1000, 'matched observations before a track is reported').default(d.probation),
       minScore: num(0, 1, 'detections below this score are ignored').default(d.minScore),
       iouThreshold: fraction('IoU with the track that keeps a detection in it').default(d.iouThreshold),
+      containThreshold: fraction("share of the smaller box inside the larger (track's or detection's) that also keeps a detection in the track: a part of the lesion, or the whole after a part").default(d.containThreshold),
       jumpConfirm: int(1, 1000, 'misses while another lesion is seen before the track jumps to it').default(d.jumpConfirm),
       lostAfterMs: int(1, 3_600_000, 'a track is lost after this long unseen (ms)').default(d.lostAfterMs),
       maxConsecutiveMisses: int(1, 100_000, 'a track is lost after this many misses in a row').default(d.maxConsecutiveMisses),
@@ -130,6 +131,8 @@ export const pipelineSchema = z.strictObject({
           nestedContainment: fraction('share of the smaller view inside the larger for the two to be one lesion at two extents (mask shrank to the core)').default(DEFAULT_EPISODE_PARAMS.appearance.nestedContainment),
           nestedZ: num(0.1, 100, "distance, in the larger view's lesion colour std, within which the part's colour counts as one of the lesion's").default(DEFAULT_EPISODE_PARAMS.appearance.nestedZ),
           nestedRing: fraction("where the part's surroundings must lie from the larger view's skin (0) to its lesion (1)").default(DEFAULT_EPISODE_PARAMS.appearance.nestedRing),
+          nestedDeepRing: num(0, 10, "surroundings at least this far toward the lesion (1 = the whole's mean colour) mark a deep core, allowed nestedDeepZ").default(DEFAULT_EPISODE_PARAMS.appearance.nestedDeepRing),
+          nestedDeepZ: num(0.1, 100, "colour distance, in the whole's lesion std, allowed to a deep core").default(DEFAULT_EPISODE_PARAMS.appearance.nestedDeepZ),
         })
         .prefault({}),
     })
