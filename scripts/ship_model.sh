@@ -37,6 +37,8 @@ ds quantize --model "$src" --out "$run/float16" --dtype float16 --version "$vers
   --data "$data" --ids "$ids" --json "$out/quantize-float16.json"
 ds export --format onnx --model models/default
 cp "$history" models/default/training-history.json
+# The ids calibration and the operating point were fitted on, beside the model (tests and `eval --ids` read them).
+[ "$ids" -ef models/default/validation-split.json ] || cp "$ids" models/default/validation-split.json
 if [ -f "$run/report.png" ]; then cp "$run/report.png" models/default/training-report.png
 else HISTORY="$history" node --input-type=module -e "import { readFileSync } from 'node:fs'; import { renderReportPng } from './dist/src/model/report.js'; await renderReportPng(JSON.parse(readFileSync(process.env.HISTORY, 'utf8')), 'models/default/training-report.png');"
 fi
