@@ -167,7 +167,7 @@ export function bestMatch(candidates: readonly Detection[], box: Box, threshold:
   let bestIou = -1;
   for (const d of candidates) {
     const o = iou(d.box, box);
-    if ((o >= threshold || (o > 0 && nestedFraction(d.box, box) >= contain)) && o > bestIou) {
+    if ((o >= threshold || nestedFraction(d.box, box) >= contain) && o > bestIou) {
       best = d;
       bestIou = o;
     }

@@ -27,10 +27,6 @@ export interface NestedViewParams {
   nestedDeepZ: number;
 }
 
-const area = boxArea;
-
-export { containedFraction };
-
 /** Largest per-channel distance of `x` from the distribution (mean, std); std floored at 1 ΔE so that a flat
  *  lesion does not make every colour an outlier. */
 function zDistance(x: Lab, mean: Lab, std: Lab): number {
@@ -56,7 +52,7 @@ export function positionBetween(x: Lab, from: Lab, to: Lab): number {
  * has no surroundings to read (its mask fills its box) or the larger has no skin to compare with.
  */
 export function isNestedView(a: Appearance, b: Appearance, p: NestedViewParams): boolean {
-  const [inner, outer] = area(a.box) <= area(b.box) ? [a, b] : [b, a];
+  const [inner, outer] = boxArea(a.box) <= boxArea(b.box) ? [a, b] : [b, a];
   if (!inner.skin || !outer.skin) return false;
   if (containedFraction(inner.box, outer.box) < p.nestedContainment) return false;
   const o = outer.lesion;

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { appearanceDistance, appearanceOf } from '../../src/pipeline/appearance.js';
 import { DEFAULT_EPISODE_PARAMS, isDifferentLesion } from '../../src/pipeline/episode_params.js';
-import { containedFraction, isNestedView, positionBetween } from '../../src/pipeline/nested_view.js';
+import { containedFraction } from '../../src/pipeline/iou.js';
+import { isNestedView, positionBetween } from '../../src/pipeline/nested_view.js';
 import type { Box } from '../../src/types/index.js';
 import { det, lcg, makeFrame } from './fixtures.js';
 
