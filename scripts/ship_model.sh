@@ -29,6 +29,11 @@ history="$run/history.json"
 [ -f "$history" ] || history="$src/history.json"
 
 rm -rf models/default
+# The ids calibration and the operating point are fitted on, beside the model (tests and `eval --ids` read them),
+# and named by that repository path in the manifest rather than by a scratch folder of this machine.
+mkdir -p models/default
+cp "$ids" models/default/validation-split.json
+ids=models/default/validation-split.json
 ds quantize --model "$src" --out models/default --dtype uint8 --version "$version" \
   --max-detections 1 --score-threshold 0.5 --nms-iou 0.3 --calibrate --target-sensitivity 0.75 --margin 0.03 \
   --data "$data" --ids "$ids" --json "$out/quantize-uint8.json" ${CV_SUMMARY:+--cv-summary "$CV_SUMMARY"}
@@ -37,8 +42,6 @@ ds quantize --model "$src" --out "$run/float16" --dtype float16 --version "$vers
   --data "$data" --ids "$ids" --json "$out/quantize-float16.json"
 ds export --format onnx --model models/default
 cp "$history" models/default/training-history.json
-# The ids calibration and the operating point were fitted on, beside the model (tests and `eval --ids` read them).
-[ "$ids" -ef models/default/validation-split.json ] || cp "$ids" models/default/validation-split.json
 if [ -f "$run/report.png" ]; then cp "$run/report.png" models/default/training-report.png
 else HISTORY="$history" node --input-type=module -e "import { readFileSync } from 'node:fs'; import { renderReportPng } from './dist/src/model/report.js'; await renderReportPng(JSON.parse(readFileSync(process.env.HISTORY, 'utf8')), 'models/default/training-report.png');"
 fi

@@ -255,7 +255,7 @@ export async function train(opts: TrainOptions): Promise<{ best: ValidationResul
         best = v;
         await saveModel(net, join(opts.outDir, 'best'), {
           name: opts.config.name,
-          training: trainingRecord(opts, state, n, baseElapsed + (Date.now() - started) / 1000),
+          training: trainingRecord(opts, state.epoch + 1, n, baseElapsed + (Date.now() - started) / 1000),
           metrics: { validation: { ...v, epoch: state.epoch + 1, split: `own stratified split of ${opts.dataDir} (seed ${opts.seed}), ${v.n} images, letterboxed ${size}px` } },
         });
         log(`best so far → ${join(opts.outDir, 'best')}`);
@@ -268,11 +268,11 @@ export async function train(opts: TrainOptions): Promise<{ best: ValidationResul
     await renderReportPng(state.history, join(opts.outDir, 'report.png'));
   }
   if (!valSet || !existsSync(join(opts.outDir, 'best'))) {
-    await saveModel(net, join(opts.outDir, 'best'), { name: opts.config.name, training: trainingRecord(opts, state, n, baseElapsed + (Date.now() - started) / 1000) });
+    await saveModel(net, join(opts.outDir, 'best'), { name: opts.config.name, training: trainingRecord(opts, state.epoch, n, baseElapsed + (Date.now() - started) / 1000) });
   }
   // The model at the end of the schedule, chosen by nothing: `best` was picked on the validation split, which in
   // cross-validation is the held-out fold, so scoring `best` there would be optimistic (cv scores `final`).
-  await saveModel(net, join(opts.outDir, 'final'), { name: opts.config.name, training: trainingRecord(opts, state, n, baseElapsed + (Date.now() - started) / 1000) });
+  await saveModel(net, join(opts.outDir, 'final'), { name: opts.config.name, training: trainingRecord(opts, state.epoch, n, baseElapsed + (Date.now() - started) / 1000) });
   cpSync(join(opts.outDir, 'history.json'), join(opts.outDir, 'final', 'history.json'), { force: true });
   cpSync(join(opts.outDir, 'history.json'), join(opts.outDir, 'best', 'history.json'), { force: true });
   await replica?.close();
@@ -290,7 +290,9 @@ function pickSplit(rows: ReturnType<typeof readLabels>, split: NonNullable<Train
   return { train: split.train.map(get), val: split.val.map(get) };
 }
 
-function trainingRecord(opts: TrainOptions, state: TrainState, n: number, elapsedSeconds: number): Record<string, unknown> {
+/** What the manifest says about the run. `epochsDone` counts whole epochs: inside the loop the current epoch once
+ *  it has finished (state.epoch is not yet advanced), after it state.epoch itself (state.epoch + 1 there said 13 of 12). */
+function trainingRecord(opts: TrainOptions, epochsDone: number, n: number, elapsedSeconds: number): Record<string, unknown> {
   return {
     command: opts.command,
     data: opts.dataDir,
@@ -300,7 +302,7 @@ function trainingRecord(opts: TrainOptions, state: TrainState, n: number, elapse
     split: opts.split?.name,
     malignantFraction: opts.malignantFraction,
     epochs: opts.epochs,
-    epochsDone: state.epoch + 1,
+    epochsDone,
     batchSize: opts.batchSize,
     dataParallelReplicas: opts.workers ?? 1,
     learningRate: opts.learningRate,

@@ -54,5 +54,8 @@ describe.skipIf(!HAVE_ISIC)('train: Ctrl-C saves a checkpoint and says how to re
     expect(history.length).toBeGreaterThan(0);
     expect(history.every((h) => Object.keys(h.loss).length > 0)).toBe(true);
     expect(existsSync(path.join(out, 'report.png'))).toBe(true);
+    // The finished run's manifest counts the epochs it did, across the interruption: 2 of 2.
+    const training = JSON.parse(readFileSync(path.join(out, 'final', 'manifest.json'), 'utf8')).training;
+    expect(training).toMatchObject({ epochs: 2, epochsDone: 2 });
   }, 300_000);
 });

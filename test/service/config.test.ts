@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Command } from 'commander';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
+import { shippedOperatingPoint } from '../model/helpers.js';
 import {
   addConfigFlags,
   ConfigError,
@@ -345,14 +346,15 @@ describe('the operating point: the model’s unless a key overrides it', () => {
     return d;
   };
 
-  it('absent keys: the shipped model’s 0.15 ± 0.03, with the manifest as their source', async () => {
+  it('absent keys: the shipped model’s threshold ± margin, with the manifest as their source', async () => {
     const { runOptionsFrom } = await import('../../src/service/config/index.js');
     const r = load();
-    expect(r.config.pipeline.debounce.malignantThreshold).toBe(0.15);
-    expect(r.config.pipeline.debounce.uncertainMargin).toBe(0.03);
+    const { threshold, margin } = shippedOperatingPoint();
+    expect(r.config.pipeline.debounce.malignantThreshold).toBe(threshold);
+    expect(r.config.pipeline.debounce.uncertainMargin).toBe(margin);
     expect(r.sources['pipeline.debounce.malignantThreshold']).toEqual({ kind: 'model', file: shippedManifest });
-    expect(runOptionsFrom(r.config, { sources: r.sources }).operatingPoint).toEqual({ threshold: 0.15, margin: 0.03, source: 'model' });
-    expect(printConfig(r.config, { sources: r.sources })).toContain(`malignantThreshold: 0.15 # from model ${shippedManifest}`);
+    expect(runOptionsFrom(r.config, { sources: r.sources }).operatingPoint).toEqual({ threshold, margin, source: 'model' });
+    expect(printConfig(r.config, { sources: r.sources })).toContain(`malignantThreshold: ${threshold} # from model ${shippedManifest}`);
     expect(printConfig(r.config, { sources: r.sources })).toMatch(/windowSize: 10 # default\n/);
   });
 
@@ -380,6 +382,6 @@ describe('the operating point: the model’s unless a key overrides it', () => {
     const d = modelDir({ operatingPoint: { threshold: 1.5, margin: 0.03, sensitivity: 0.7, specificity: 0.5, fittedOn: 'x' } });
     expect(problem(fails({ flags: flags('--model', d) }), 'pipeline.debounce.malignantThreshold').message).toMatch(/bad threshold 1\.5/);
     const m = problem(fails({ flags: flags('--set', 'pipeline.debounce.uncertainMargin=0.2') }), 'pipeline.debounce.uncertainMargin');
-    expect(m.message).toMatch(/threshold 0\.15 ± 0\.2 leaves \(0, 1\)/);
+    expect(m.message).toContain(`threshold ${shippedOperatingPoint().threshold} ± 0.2 leaves (0, 1)`);
   });
 });

@@ -6,6 +6,7 @@ import { parse as parseYaml } from 'yaml';
 import { EXAMPLE_CONFIG_PATH, exampleConfigYaml } from '../../src/service/config/example.js';
 import { leafPaths } from '../../src/service/config/keys.js';
 import { configSchema, loadConfig } from '../../src/service/config/index.js';
+import { shippedOperatingPoint } from '../model/helpers.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const text = readFileSync(path.join(root, EXAMPLE_CONFIG_PATH), 'utf8');
@@ -33,6 +34,6 @@ describe(`${EXAMPLE_CONFIG_PATH} is generated from the schema`, () => {
     const withFile = loadConfig({ ...opts, configPath: path.join(root, EXAMPLE_CONFIG_PATH) });
     const without = loadConfig(opts);
     expect(withFile.config).toEqual(without.config);
-    expect(withFile.config.pipeline.debounce.malignantThreshold).toBe(0.15); // the model's, not a number in the file
+    expect(withFile.config.pipeline.debounce.malignantThreshold).toBe(shippedOperatingPoint().threshold); // the model's, not a number in the file
   });
 });

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { operatingPointForRun, operatingPointInForce } from '../../src/service/config/operating_point.js';
 import { startRun, type Logger } from '../../src/service/run.js';
+import { shippedOperatingPoint } from '../model/helpers.js';
 
 const SHIPPED = path.resolve(import.meta.dirname, '../../models/default');
 const dir = mkdtempSync(path.join(tmpdir(), 'dermstream-op-'));
@@ -23,8 +24,9 @@ function modelWithout(): string {
 
 describe('operating point for a run', () => {
   it('the model’s for unset keys ("model"), the configuration’s when either is set ("config")', () => {
-    expect(operatingPointForRun(undefined, SHIPPED)).toEqual({ threshold: 0.15, margin: 0.03, source: 'model' });
-    expect(operatingPointForRun({ malignantThreshold: 0.2 }, SHIPPED)).toEqual({ threshold: 0.2, margin: 0.03, source: 'config' });
+    const { threshold, margin } = shippedOperatingPoint();
+    expect(operatingPointForRun(undefined, SHIPPED)).toEqual({ threshold, margin, source: 'model' });
+    expect(operatingPointForRun({ malignantThreshold: 0.42 }, SHIPPED)).toEqual({ threshold: 0.42, margin, source: 'config' });
     expect(operatingPointForRun({ malignantThreshold: 0.2, uncertainMargin: 0 }, modelWithout())).toEqual({ threshold: 0.2, margin: 0, source: 'config' });
     expect(() => operatingPointForRun({}, modelWithout())).toThrow(/the model declares no operating point.*fix: set pipeline\.debounce\.malignantThreshold/);
     expect(operatingPointInForce({ malignantThreshold: 0.15, uncertainMargin: 0.03 }, { 'pipeline.debounce.malignantThreshold': { kind: 'model', file: 'm' }, 'pipeline.debounce.uncertainMargin': { kind: 'model', file: 'm' } })).toEqual({ threshold: 0.15, margin: 0.03, source: 'model' });
