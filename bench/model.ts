@@ -3,11 +3,11 @@
  * median ms/frame over ≥ 20 runs after warm-up, frames/s, achieved GFLOP/s, and the backend's GFLOP/s
  * on one large 3×3 convolution as the ceiling. Prints a table and writes bench/results/model.{json,md}.
  *
- *   npm run build && node dist/bench/model.js [--configs edge,edge-mnv2,paper] [--runs 20] [--backend wasm]
+ *   npm run build && node dist/bench/model.js [--configs default,edge,edge-mnv2,paper]  (default: the shipped model) [--runs 20] [--backend wasm]
  *     [--refine 0.25,0.5f] also time coarse-to-fine (shipped model + one crop pass; f = with flip TTA)
  *     [--name model]       results file name under bench/results/
  */
-import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -128,12 +128,15 @@ async function main(): Promise<void> {
   const outName = arg('name', 'model');
   const backend = await selectBackend(arg('backend', 'auto') as BackendPreference);
   const runs = Math.max(20, parseInt(arg('runs', '20'), 10));
-  const configs = arg('configs', 'edge,paper').split(',');
+  const configs = arg('configs', 'default,edge,paper').split(',');
   const ceiling = ceilingGflops();
   const rows: Row[] = [];
   const shipped = join(packageRoot(), 'models', 'default');
-  for (const name of configs) {
-    if (name === 'edge' && existsSync(join(shipped, 'manifest.json'))) {
+  // The shipped model stands for its own preset (edge-mnv2 since v2.0.0) and for `default`: its real weights,
+  // quantized as shipped, rather than a random network of the same shape.
+  const shippedName = existsSync(join(shipped, 'manifest.json')) ? (JSON.parse(readFileSync(join(shipped, 'manifest.json'), 'utf8')) as { name?: string }).name : undefined;
+  for (const name of [...new Set(configs.map((c) => (shippedName && PRESETS[c]?.name === shippedName ? 'default' : c)))]) {
+    if (name === 'default' && shippedName) {
       // The shipped model, at its own size and at the neighbouring input sizes (same weights).
       const { net, manifest } = loadModel(shipped);
       foldBatchNorms(net.params);

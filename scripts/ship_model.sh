@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 run=${1:?usage: ship_model.sh RUN_DIR VERSION}
 version=${2:?usage: ship_model.sh RUN_DIR VERSION}
 data=${DATA:-../shared/data/isic2017-train}
-# CONFIG: the preset benchmarked at the end (edge, edge-mnv2). CV_SUMMARY: a `dermstream cv` cv-summary.json of
+# CV_SUMMARY: a `dermstream cv` cv-summary.json of
 # this configuration, recorded in the manifest.
 out=bench/results
 mkdir -p "$out"
@@ -49,4 +49,4 @@ for size in 128 192; do
   ds eval --model models/default --data "$data" --ids "$ids" --input-size "$size" --json "$out/eval-uint8-$size.json"
 done
 npm run sign:dev-model
-node dist/bench/model.js --configs "${CONFIG:-edge}" --runs 20
+node dist/bench/model.js --configs default --runs 20
