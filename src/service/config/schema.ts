@@ -107,7 +107,7 @@ export const pipelineSchema = z.strictObject({
       maxConsecutiveMisses: int(1, 100_000, 'a track is lost after this many misses in a row').default(d.maxConsecutiveMisses),
       boxAlpha: fraction('EMA weight of the newest box (1 = no smoothing)').default(d.boxAlpha),
       // No default: the operating point belongs to the model (its manifest's operatingPoint, fitted to its
-      // calibration: 0.15 ± 0.03 for the shipped model, where 0.5 would flag 8 % of melanomas). Set only to override.
+      // calibration: 0.20 ± 0.03 for v2.0.0, where 0.5 flags 11 % of melanomas). Set only to override.
       malignantThreshold: z.number().gt(0).lt(1).describe("p(malignant) at which a frame votes malignant, above 0 and below 1; default: the model's operating point").optional(),
       uncertainMargin: z.number().min(0).lt(0.5).describe('margin around the threshold voting "uncertain", 0 up to (not including) 0.5; default: the model\'s').optional(),
     })
