@@ -22,7 +22,7 @@ export { episodeIdOf, isEnded, type EpisodeView, type EpisodeSummary, type Sessi
 export { SnapshotCache } from './snapshot_cache.js';
 export { validateObservation, warmObservationValidator, type ObservationCheck } from './validate_observation.js';
 export { FhirSender, backoffDelay, parseRetryAfter, identifierQueryOf, type FhirSenderOptions, type FhirSenderStats, type FhirOutcome, type FhirWrite, type BridgeLogger } from './fhir_sender.js';
-export { NdjsonSink, type NdjsonSinkInfo, type NdjsonSinkOptions } from './ndjson_sink.js';
+export { NdjsonSink, SinkLockedError, type NdjsonSinkInfo, type NdjsonSinkOptions } from './ndjson_sink.js';
 export { EpisodeLedger, type EpisodeRecord, type EpisodeLedgerOptions } from './episode_ledger.js';
 export { BoundedSet } from './bounded_set.js';
 export { preliminaryDue, DEFAULT_TIMING, type PreliminaryTiming } from './preliminary_due.js';

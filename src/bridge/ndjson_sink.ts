@@ -7,16 +7,56 @@
  * was never acknowledged, so the broker sends the message again; the partial bytes are cut off so the next append
  * does not glue onto them) and reads back the last lines (bounded by `scanBytes`) so the caller can rebuild its
  * de-duplication record and find work left undone.
+ *
+ * One writer per file: open takes `<file>.lock` (proper-lockfile, the library the episode ledger already uses: a
+ * directory created atomically, refreshed while held, taken over when stale) and close releases it. A second bridge
+ * started on the same file would cut what it takes for a torn tail out of the first one's write in progress, and,
+ * with the client id derived from host and file, share one MQTT session with it. Seen here: a second bridge started
+ * on the first one's file beside the demo clip wrote 3 of its 8 examinations (the cause inside the broker not isolated).
  */
 import { open, stat, truncate, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { mkdir } from 'node:fs/promises';
+import { lock } from 'proper-lockfile';
 
 export interface NdjsonSinkOptions {
   /** How much of the end of an existing file to read back on open (default 64 MiB). */
   scanBytes?: number;
   /** Called with each complete line read back on open (oldest first). */
   onExistingLine?(line: string): void;
+  /** The writer's lock, refreshed while open, counts as abandoned (a killed process) after this long (default 5 s). */
+  lockStaleMs?: number;
+  /** How long open waits for a held lock before refusing (default 8 s: a restart right after a kill -9 waits out the
+   *  dead holder's lock instead of failing; a live holder keeps it fresh and the open is refused). */
+  lockWaitMs?: number;
+}
+
+/** The error for a file another live writer holds. */
+export class SinkLockedError extends Error {
+  constructor(readonly path: string) {
+    super(
+      `${path} is already being written by another process (it holds ${path}.lock): two bridges must not share an output file. ` +
+        'fix: stop the other bridge, or give this one its own --out (each worker of a --group writes its own file); ' +
+        `if no bridge is running, the lock is freed by itself within seconds of the holder's death`,
+    );
+    this.name = 'SinkLockedError';
+  }
+}
+
+async function lockWriter(path: string, staleMs: number, waitMs: number): Promise<() => Promise<void>> {
+  const step = 250;
+  try {
+    // The file may not exist yet, so lock the path itself (realpath: false).
+    return await lock(path, {
+      realpath: false,
+      stale: Math.max(2000, staleMs),
+      retries: { retries: Math.ceil(Math.max(0, waitMs) / step), factor: 1, minTimeout: step, maxTimeout: step },
+      onCompromised: () => undefined,
+    });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ELOCKED') throw new SinkLockedError(path);
+    throw err;
+  }
 }
 
 export interface NdjsonSinkInfo {
@@ -62,13 +102,24 @@ export class NdjsonSink {
     private readonly fh: FileHandle,
     size: number,
     readonly info: NdjsonSinkInfo,
+    private readonly release: () => Promise<void>,
   ) {
     this.bytes = size;
   }
 
   static async open(path: string, opts: NdjsonSinkOptions = {}): Promise<NdjsonSink> {
-    const scanBytes = opts.scanBytes ?? 64 * 1024 * 1024;
     await mkdir(dirname(path), { recursive: true });
+    const release = await lockWriter(path, opts.lockStaleMs ?? 5000, opts.lockWaitMs ?? 8000);
+    try {
+      return await NdjsonSink.openLocked(path, opts, release);
+    } catch (err) {
+      await release().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private static async openLocked(path: string, opts: NdjsonSinkOptions, release: () => Promise<void>): Promise<NdjsonSink> {
+    const scanBytes = opts.scanBytes ?? 64 * 1024 * 1024;
     let size = 0;
     let existed = true;
     try {
@@ -119,7 +170,7 @@ export class NdjsonSink {
       await fh.datasync();
       await fsyncDir(dirname(path));
     }
-    return new NdjsonSink(path, fh, size, info);
+    return new NdjsonSink(path, fh, size, info, release);
   }
 
   /** Current size in bytes. */
@@ -156,5 +207,6 @@ export class NdjsonSink {
     await this.chain;
     this.closed = true;
     await this.fh.close();
+    await this.release().catch(() => undefined); // already taken over as stale: nothing left to give back
   }
 }

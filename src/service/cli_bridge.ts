@@ -9,6 +9,7 @@
 import { createServer, type Server } from 'node:http';
 import type { Command } from 'commander';
 import { startBridge, type Bridge } from '../bridge/bridge.js';
+import { SinkLockedError } from '../bridge/ndjson_sink.js';
 import { createLogger } from './logging.js';
 import { buildMqttConnect, type MqttConnectSettings, type MqttSettingsError } from '../publish/connect_options.js';
 
@@ -105,7 +106,7 @@ export function registerBridge(program: Command): void {
         });
         await new Promise<void>((r) => http!.listen(o.httpPort, o.httpHost, () => r()));
       }
-      bridge = await startBridge({
+      const starting = startBridge({
         brokerUrl: mqtt.url,
         mqtt: mqtt.auth,
         // Wait for the broker however long it refuses us: a user added later must not need a restart (issue 10 item 1).
@@ -124,6 +125,16 @@ export function registerBridge(program: Command): void {
         provisionalAfterMs: o.provisionalAfter * 1000,
         logger: log,
       });
+      try {
+        bridge = await starting;
+      } catch (err) {
+        if (!(err instanceof SinkLockedError)) throw err;
+        // Another live bridge writes this file: a second instance is a deployment mistake, and restarting will not fix it.
+        log.error({ out: err.path }, `bridge: ${err.message}`);
+        await new Promise<void>((r) => (http ? http.close(() => r()) : r()));
+        process.exitCode = 78; // EX_CONFIG (the unit's RestartPreventExitStatus)
+        return;
+      }
       const running = bridge;
       const timer = o.statsInterval > 0 ? setInterval(() => log.info({ stats: running.stats(), ...(mqtt.insecureTls && { warning: mqtt.warnings.at(-1) }) }, 'bridge: counters'), o.statsInterval * 1000) : null;
       await new Promise<void>((resolve) => {

@@ -351,6 +351,16 @@ describe.skipIf(!mosquittoAvailable)('EHR bridge on Mosquitto', () => {
     child.stdout!.on('data', (d) => (logs += d));
     child.stderr!.on('data', (d) => (logs += d));
     await waitUntil(() => logs.includes('bridge: subscribed'), 30_000, 'the CLI bridge to subscribe');
+    // A second bridge started on the same file (a second unit, a manual start) is refused with EX_CONFIG and the fix,
+    // and touches neither the file nor the first one's MQTT session (same host and file: same client id).
+    const twin = spawn(process.execPath, ['--import', 'tsx', script, ...args.filter((a, i) => a !== '--http-port' && args[i - 1] !== '--http-port')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(twin);
+    let twinLogs = '';
+    twin.stdout!.on('data', (d) => (twinLogs += d));
+    twin.stderr!.on('data', (d) => (twinLogs += d));
+    expect(await new Promise<number | null>((r) => twin.once('exit', (code) => r(code)))).toBe(78);
+    expect(twinLogs).toMatch(/cli\.ndjson is already being written by another process .*fix: stop the other bridge, or give this one its own --out/);
+    expect(twinLogs).not.toMatch(/bridge: subscribed/);
     const pub = await publisher(broker.url);
     const mine = episodeMessages({ deviceId: 'derm-05', sessionId: 'cli', n: 0, seq: 0 });
     const other = episodeMessages({ deviceId: 'derm-06', sessionId: 'cli', n: 0, seq: 0 }); // not subscribed

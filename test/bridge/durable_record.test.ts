@@ -1,8 +1,8 @@
-import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BoundedSet, EpisodeLedger, NdjsonSink, preliminaryDue, type EpisodeRecord } from '../../src/bridge/index.js';
+import { BoundedSet, EpisodeLedger, NdjsonSink, preliminaryDue, SinkLockedError, type EpisodeRecord } from '../../src/bridge/index.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -51,6 +51,32 @@ describe('NdjsonSink', () => {
     expect(seen.length).toBeGreaterThan(5);
     expect(seen.length).toBeLessThan(12);
     for (const l of seen) expect(() => JSON.parse(l)).not.toThrow();
+    await s.close();
+  });
+
+  it('one writer per file: a second open is refused, naming the file and the fix, until the first closes', async () => {
+    const p = join(dir, 'out.ndjson');
+    const a = await NdjsonSink.open(p);
+    await a.append('{"n":1}');
+    const second = NdjsonSink.open(p, { lockWaitMs: 600 });
+    await expect(second).rejects.toBeInstanceOf(SinkLockedError);
+    await expect(NdjsonSink.open(p, { lockWaitMs: 0 })).rejects.toThrow(/out\.ndjson is already being written by another process .*fix: stop the other bridge, or give this one its own --out/);
+    // The refused open touched nothing: the first writer's line is whole and it goes on appending.
+    await a.append('{"n":2}');
+    expect(await readFile(p, 'utf8')).toBe('{"n":1}\n{"n":2}\n');
+    await a.close();
+    const b = await NdjsonSink.open(p);
+    expect(b.info.existingLines).toBe(2);
+    await b.close();
+  });
+
+  it('a lock left by a dead writer (not refreshed) is taken over after lockStaleMs', async () => {
+    const p = join(dir, 'out.ndjson');
+    await mkdir(`${p}.lock`); // what proper-lockfile leaves when its holder is killed
+    const old = new Date(Date.now() - 60_000);
+    await utimes(`${p}.lock`, old, old);
+    const s = await NdjsonSink.open(p, { lockStaleMs: 2000, lockWaitMs: 0 });
+    await s.append('{"n":1}');
     await s.close();
   });
 
