@@ -149,7 +149,8 @@ export async function train(opts: TrainOptions): Promise<{ best: ValidationResul
     rmSync(ckptDir, { recursive: true, force: true });
     renameSync(tmp, ckptDir);
     lastCkpt = Date.now();
-    log(`checkpoint (${why}) at epoch ${state.epoch + 1} step ${state.stepInEpoch}/${stepsPerEpoch} → ${ckptDir}`);
+    // Counted as done work: at an epoch's end state.epoch has advanced and step is 0 ("epoch 13 step 0/200" of 12 read as a bug).
+    log(`checkpoint (${why}) after ${state.epoch} epoch${state.epoch === 1 ? '' : 's'} + ${state.stepInEpoch}/${stepsPerEpoch} steps → ${ckptDir}`);
   };
 
   const batchImages = new Uint8Array(opts.batchSize * S2 * 3);
